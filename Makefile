@@ -1,0 +1,31 @@
+# Two commands on a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_sftmd plugins/rumpy_regression
+STAMP := $(VENV)/.installed
+DEMO_DATA := demo_data
+DEMO_CONFIG := examples/configs/demo.toml
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# pinned first so that nothing below can pull another (multi-GB) torch release
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install --quiet -e ".[test,demo]" $(addprefix -e ,$(PLUGINS))
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python examples/demo/prepare_data.py $(DEMO_DATA)
+	$(BIN)/rumpy train --parameters $(DEMO_CONFIG) --overwrite_data
+	@echo "demo results: results/demo/edsr_demo (summary: results/demo/edsr_demo/result_outputs/summary.csv)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) results

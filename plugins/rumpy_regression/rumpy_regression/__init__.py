@@ -1,0 +1,1 @@
+"""rumpy plugin for degradation regressors; its models register once implemented."""

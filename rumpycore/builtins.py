@@ -1,0 +1,45 @@
+"""The core's own components, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from .data.paired import PairedParams, build_paired
+from .hookspecs import hookimpl
+from .loggers.console import ConsoleLogger
+from .loggers.plots import PlotLogger
+from .loggers.samples import SampleLogger
+from .loggers.summary import SummaryLogger
+from .metrics.fidelity import FidelityParams, build_psnr, build_ssim
+from .specs import DatasetSpec, LoggerSpec, MetricSpec, SchedulerSpec
+from .training import schedulers as sch
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec("paired", build_paired, PairedParams,
+                         summary="LR/HR image folders paired by file name"))
+
+
+@hookimpl
+def register_metrics(register):
+    register(MetricSpec("PSNR", build_psnr, higher_is_better=True, params=FidelityParams,
+                        summary="peak signal-to-noise ratio (dB), 8-bit, MATLAB Y channel, border shaved"))
+    register(MetricSpec("SSIM", build_ssim, higher_is_better=True, params=FidelityParams,
+                        summary="structural similarity, 11x11 Gaussian window, MATLAB Y channel"))
+
+
+@hookimpl
+def register_schedulers(register):
+    register(SchedulerSpec("cosine_annealing_warm_restarts", sch.cosine_restarts, sch.CosineRestartParams,
+                           summary="cosine decay with warm restarts (periods in batches)"))
+    register(SchedulerSpec("multi_step_lr", sch.multi_step, sch.MultiStepParams,
+                           summary="drop by gamma at milestones (in batches)"))
+    register(SchedulerSpec("step_lr", sch.step, sch.StepParams, summary="drop by gamma every step_size batches"))
+    register(SchedulerSpec("one_cycle_lr", sch.one_cycle, sch.OneCycleParams, summary="one-cycle policy"))
+
+
+@hookimpl
+def register_loggers(register):
+    register(LoggerSpec("console", lambda p, ctx: ConsoleLogger(ctx), summary="progress bars and epoch tally"))
+    register(LoggerSpec("summary", lambda p, ctx: SummaryLogger(ctx), summary="result_outputs/summary.csv"))
+    register(LoggerSpec("plots", lambda p, ctx: PlotLogger(ctx), summary="loss and metric plots (PNG, PDF)"))
+    register(LoggerSpec("samples", lambda p, ctx: SampleLogger(ctx), summary="eval sample images per epoch"))

@@ -1,0 +1,71 @@
+"""The ``rumpy`` command line: one click group, one module per family of commands.
+
+User mistakes end with one line on stderr (``rumpy: error: ...``) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import UserError
+from .listing import list_models, plugins
+from .train import check, train, train_options
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="rumpy", message="%(prog)s %(version)s")
+def cli() -> None:
+    """rumpy: train and evaluate super-resolution and degradation-regression models.
+
+    Models, datasets, metrics, schedulers and loggers come from plugins; run
+    'rumpy list-models' to see the installed models.
+    """
+
+
+cli.add_command(train)
+cli.add_command(check)
+cli.add_command(list_models)
+cli.add_command(plugins)
+
+
+def run(command: click.Command, argv: list[str] | None = None, prog_name: str = "rumpy") -> None:
+    """Run a click command, turning user errors into one line and exit code 2."""
+    try:
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as exc:
+        where = f" {exc.ctx.command_path}" if exc.ctx is not None else ""
+        print(f"{prog_name}: error: {exc.format_message()} (see '{where.strip() or prog_name} --help')",
+              file=sys.stderr)
+        sys.exit(2)
+    except click.Abort:
+        print(f"{prog_name}: aborted", file=sys.stderr)
+        sys.exit(130)
+    except UserError as exc:
+        print(f"{prog_name}: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code or 0)
+
+
+def main() -> None:
+    """Console-script entry point of ``rumpy``."""
+    run(cli)
+
+
+@click.command(name="train_sisr")
+@train_options
+@click.pass_context
+def _train_sisr(ctx: click.Context, **options) -> None:
+    """Train a model from a TOML config (the original toolbox's name for 'rumpy train')."""
+    ctx.invoke(train, **options)
+
+
+def train_sisr() -> None:
+    """Console-script entry point of ``train_sisr``, an alias of ``rumpy train``."""
+    run(_train_sisr, prog_name="train_sisr")
+
+
+if __name__ == "__main__":
+    main()

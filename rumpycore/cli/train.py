@@ -1,0 +1,73 @@
+"""``rumpy train`` and ``rumpy check``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+import toml
+
+from .. import config as cfg
+
+
+def train_options(command):
+    """The options shared by ``rumpy train``, ``rumpy check`` and ``train_sisr``."""
+    options = [
+        click.option("--parameters", "-p", required=True, type=click.Path(path_type=Path, dir_okay=False),
+                     help="TOML config file."),
+        click.option("--num_epochs", "--num-epochs", type=int, help="Override training.num_epochs."),
+        click.option("--gpu", type=click.Choice(["off", "single", "multiple", "multi"], case_sensitive=False),
+                     help="Override training.gpu."),
+        click.option("--sp_gpu", "--sp-gpu", type=int, help="Override training.sp_gpu (GPU index)."),
+        click.option("--seed", type=int, help="Override training.seed."),
+        click.option("--continue_from_epoch", "--continue-from-epoch", metavar="N|best|last",
+                     help="Resume from a saved epoch."),
+        click.option("--overwrite_data", "--overwrite-data", is_flag=True, default=None,
+                     help="Allow replacing an existing experiment."),
+        click.option("--experiment_name", "--experiment-name", help="Override the experiment name."),
+        click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="Override any config key (repeatable), e.g. --set data.batch_size=8."),
+    ]
+    return functools.reduce(lambda c, option: option(c), reversed(options), command)
+
+
+def load_config(parameters: Path, num_epochs, gpu, sp_gpu, seed, continue_from_epoch, overwrite_data,
+                experiment_name, sets) -> cfg.RunConfig:
+    """Read the config with the command-line overrides applied."""
+    overrides = {
+        "num_epochs": num_epochs,
+        "gpu": gpu.lower() if gpu else None,
+        "sp_gpu": sp_gpu,
+        "seed": seed,
+        "continue_from_epoch": cfg.parse_value(continue_from_epoch) if continue_from_epoch else None,
+        "overwrite_data": overwrite_data,
+    }
+    return cfg.load(parameters, overrides, list(sets), experiment_name)
+
+
+@click.command()
+@train_options
+def train(**options) -> None:
+    """Train a model from a TOML config file."""
+    from ..training.run import train as run_training
+
+    config = load_config(**options)
+    result = run_training(config)
+    if result.status == "early-stopped":
+        click.echo(f"rumpy: stopped early after epoch {result.epoch}; results in {result.folder}", err=True)
+    else:
+        click.echo(f"rumpy: finished epoch {result.epoch}; results in {result.folder}", err=True)
+
+
+@click.command()
+@train_options
+def check(**options) -> None:
+    """Validate a config and print it resolved (defaults filled in), without training or writing."""
+    from ..training.run import parameter_count
+
+    config = load_config(**options)
+    count = parameter_count(config)
+    sys.stdout.write(toml.dumps(config.resolved()))
+    click.echo(f"\n# model {config.model.spec.name}: {count:,} trainable parameters")

@@ -1,0 +1,138 @@
+"""Samplers and data loaders: reproducible per-sample randomness, size-bucketed evaluation."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class ConcatSets(Dataset):
+    """Several datasets behind one index, passing ``(index, seed)`` keys through."""
+
+    def __init__(self, datasets: Sequence[Dataset]) -> None:
+        self.datasets = list(datasets)
+        self.offsets = np.cumsum([0] + [len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.offsets[-1]
+
+    def locate(self, index: int) -> tuple[Dataset, int]:
+        """The dataset holding global ``index`` and the index within it."""
+        which = bisect.bisect_right(self.offsets, index) - 1
+        return self.datasets[which], index - self.offsets[which]
+
+    def lr_size(self, index: int) -> tuple[int, int]:
+        """LR size of item ``index``, if its dataset can tell without decoding."""
+        dataset, local = self.locate(index)
+        if hasattr(dataset, "lr_size"):
+            return dataset.lr_size(local)
+        return (-1, index)  # size unknown without decoding: a batch of its own
+
+    def __getitem__(self, key: Any) -> dict:
+        if isinstance(key, tuple):
+            dataset, local = self.locate(key[0])
+            return dataset[(local, key[1])]
+        dataset, local = self.locate(key)
+        return dataset[local]
+
+
+class TrainSampler(Sampler):
+    """Shuffled order per epoch plus a seed per sample, both derived from (seed, epoch).
+
+    Each yielded key is ``(index, (seed, epoch, index))``; the dataset seeds its crop and
+    augmentation from the second element, so a sample's randomness does not depend on which
+    worker loads it, and resuming at any epoch replays exactly the same data. With several
+    processes (DDP), each rank takes its own interleaved share of a common permutation.
+    """
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.size = size
+        self.seed = seed
+        self.rank = rank
+        self.world = world
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and sample seeds are produced next."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-self.size // self.world)
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int]]]:
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.size)
+        per_rank = len(self)
+        padded = np.resize(order, per_rank * self.world)  # repeats the start so every rank gets as many
+        for index in padded[self.rank :: self.world]:
+            yield int(index), (self.seed, self.epoch, int(index))
+
+
+class SizeBucketBatchSampler(Sampler):
+    """Evaluation batches of up to ``batch_size`` images of equal LR size, in dataset order.
+
+    Full-size evaluation images differ in size; padding would change what a convolutional
+    model sees at the borders, so only equal sizes share a batch.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, rank: int = 0, world: int = 1) -> None:
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for index in range(rank, len(dataset), world):
+            buckets.setdefault(tuple(dataset.lr_size(index)), []).append(index)
+        self.batches = [
+            indices[i : i + batch_size] for indices in buckets.values() for i in range(0, len(indices), batch_size)
+        ]
+        self.batches.sort(key=lambda b: b[0])
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+
+def default_workers() -> int:
+    """Loader workers when the config does not say: the CPU cores, at most 8."""
+    return min(8, os.cpu_count() or 1)
+
+
+def train_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, pin: bool,
+                 drop_last: bool, rank: int = 0, world: int = 1) -> DataLoader:
+    """The training loader: reproducible sampler, persistent workers, uint8 batches."""
+    sampler = TrainSampler(len(dataset), seed, rank, world)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin,
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def eval_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
+                rank: int = 0, world: int = 1) -> DataLoader:
+    """An evaluation loader over equal-size batches in a fixed order."""
+    return DataLoader(
+        dataset,
+        batch_sampler=SizeBucketBatchSampler(dataset, batch_size, rank, world),
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+    )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) global generators."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

@@ -1,0 +1,1 @@
+"""Degradations: MATLAB-compatible resizing and the ``rumpy degrade`` pipeline."""

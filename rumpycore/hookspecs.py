@@ -1,0 +1,76 @@
+"""The plugin contract: one pluggy hook per kind of component.
+
+A plugin is a module (or object) whose functions are marked with ``@rumpycore.hookimpl``
+and named after the hooks below. rumpy calls each hook once per plugin, handing it a
+``register`` callback; the plugin calls ``register(spec)`` once per component it provides.
+A plugin implements only the hooks it needs. The core's own built-ins are registered
+through these same hooks (see ``rumpycore/builtins.py``).
+
+Plugins are discovered through the Python entry-point group ``rumpy``::
+
+    [project.entry-points.rumpy]
+    myplugin = "my_package_module"
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("rumpy")
+hookimpl = pluggy.HookimplMarker("rumpy")
+
+
+@hookspec
+def register_models(register: Callable) -> None:
+    """Register network architectures.
+
+    Call ``register(ModelSpec(...))`` for each model. A :class:`rumpycore.ModelSpec` names
+    the model, gives a ``build(params, context)`` factory returning a ``torch.nn.Module``,
+    a params dataclass describing ``[model.internal_params]`` keys with types and defaults,
+    the task it solves (``"sisr"`` or ``"regression"``), the scales it supports, and the
+    inputs it needs beyond the image (``"metadata"``).
+    """
+
+
+@hookspec
+def register_datasets(register: Callable) -> None:
+    """Register dataset types usable in ``[data.training_sets.*]`` and ``[data.eval_sets.*]``.
+
+    Call ``register(DatasetSpec(...))``. A set table selects its type with ``type = "<name>"``;
+    the remaining keys of the table are validated against the spec's params dataclass and
+    passed to ``build(params, context)``, which returns a ``torch.utils.data.Dataset``.
+    """
+
+
+@hookspec
+def register_metrics(register: Callable) -> None:
+    """Register evaluation metrics usable in ``[training] metrics = [...]``.
+
+    Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a callable mapping a
+    batch of predictions and targets (float tensors on the training device) to one value per
+    image. The spec says whether higher values are better, which drives best-epoch selection
+    and early stopping.
+    """
+
+
+@hookspec
+def register_schedulers(register: Callable) -> None:
+    """Register learning-rate schedulers usable in ``[model.internal_params] scheduler``.
+
+    Call ``register(SchedulerSpec(...))``. ``build(optimizer, params, context)`` returns a
+    ``torch.optim.lr_scheduler.LRScheduler``; ``scheduler_params`` keys are validated against
+    the spec's params dataclass. The spec says whether it steps per batch or per epoch.
+    """
+
+
+@hookspec
+def register_loggers(register: Callable) -> None:
+    """Register training loggers usable in ``[training] loggers = [...]``.
+
+    Call ``register(LoggerSpec(...))``. ``build(params, context)`` returns an object with
+    any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
+    ``epoch_end``, ``samples``, ``run_end``); the trainer calls them and never reaches
+    into the logger otherwise.
+    """

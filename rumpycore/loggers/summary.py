@@ -1,0 +1,62 @@
+"""``result_outputs/summary.csv``: one row per epoch, rewritten atomically every epoch."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..atomic import atomic_write_text
+from .base import Logger, LoggerContext
+
+
+def format_value(value: object) -> str:
+    """Full-precision text for a summary cell (``repr`` of floats round-trips exactly)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def summary_text(history: Sequence[Mapping[str, float]]) -> str:
+    """CSV text of ``history``: columns in order of first appearance, ``epoch`` first."""
+    columns: list[str] = ["epoch"]
+    for row in history:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in history:
+        writer.writerow([format_value(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def read_summary(path: Path) -> list[dict[str, float]]:
+    """Read a summary.csv back into rows (empty cells are left out of a row)."""
+    rows = []
+    with open(path, newline="") as handle:
+        for record in csv.DictReader(handle):
+            row: dict[str, float] = {}
+            for key, text in record.items():
+                if text not in ("", None):
+                    row[key] = int(text) if key == "epoch" else float(text)
+            rows.append(row)
+    return rows
+
+
+class SummaryLogger(Logger):
+    """Writes the whole history to ``summary.csv`` after every epoch."""
+
+    def __init__(self, ctx: LoggerContext) -> None:
+        self.path = ctx.results / "summary.csv"
+
+    def run_start(self, info):
+        if info.history:
+            atomic_write_text(self.path, summary_text(info.history))
+
+    def epoch_end(self, epoch, row, history):
+        atomic_write_text(self.path, summary_text(history))

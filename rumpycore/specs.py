@@ -1,0 +1,169 @@
+"""What a plugin hands to ``register(...)``: one small spec per component.
+
+A spec is data the core can list, validate against and document: a name, a factory, and a
+params dataclass (see :mod:`rumpycore.params`) describing the component's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Task = Literal["sisr", "regression"]
+
+SPEED_OPTIONS = ("channels_last", "compile", "cuda_graph", "bf16", "fp16")
+
+
+@dataclass
+class NoParams:
+    """Params dataclass for a component that takes no settings."""
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a model factory learns from the run besides its own params.
+
+    ``metadata_dims`` maps each metadata name the model asked for (through
+    ``ModelSpec.metadata``) to the number of values it carries per image, in the order the
+    values arrive; for a regression model these are its targets.
+    """
+
+    scale: int
+    metadata_dims: Mapping[str, int] = field(default_factory=dict)
+    in_channels: int = 3
+
+    @property
+    def metadata_size(self) -> int:
+        """Total length of the metadata vector one image carries."""
+        return sum(self.metadata_dims.values())
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network architecture a plugin provides.
+
+    - ``build(params, context)`` returns a ``torch.nn.Module``. SISR models take an RGB batch
+      in [0, 1] (``N x 3 x h x w``) and return ``N x 3 x (h*scale) x (w*scale)``; a model with
+      ``"metadata"`` in ``inputs`` is called as ``model(lr, metadata)`` with one float vector
+      per image (``N x context.metadata_size``). Regression models take the image and return
+      ``N x context.metadata_size`` predictions.
+    - ``params``: dataclass of ``[model.internal_params]`` keys (see :func:`rumpycore.option`).
+    - ``metadata(params)``: the metadata column names the model consumes (SISR) or predicts
+      (regression); checked against the data before training starts.
+    - ``unsupported``: speed options (see ``SPEED_OPTIONS``) the model cannot use, each with a
+      one-line reason; the trainer falls back and says so.
+    """
+
+    name: str
+    build: Callable[[Any, ModelContext], Any]
+    params: type = NoParams
+    task: Task = "sisr"
+    scales: tuple[int, ...] = (2, 3, 4)
+    inputs: tuple[str, ...] = ()
+    metadata: Callable[[Any], Sequence[str]] | None = None
+    summary: str = ""
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """What a dataset factory learns from the run.
+
+    ``base_dir`` is the folder of the config file: relative paths are resolved against it.
+    ``metadata`` lists the metadata columns the model needs from each item.
+    """
+
+    set_id: str
+    split: Literal["train", "eval"]
+    scale: int
+    task: Task
+    base_dir: Any
+    metadata: tuple[str, ...] = ()
+    needs_hr: bool = True
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset type for ``[data.training_sets.*]`` / ``[data.eval_sets.*]`` tables.
+
+    ``build(params, context)`` returns a ``torch.utils.data.Dataset`` whose items are dicts
+    with ``"lr"`` (uint8 tensor ``3 x h x w``), ``"hr"`` (uint8 ``3 x H x W``, SISR), ``"name"``
+    (str) and, when metadata was asked for, ``"metadata"`` (float32 vector). Training items
+    are fetched with a key ``(index, seed)`` that seeds the random crop and augmentation, so
+    every sample is reproducible whatever worker loads it; evaluation items with an int.
+    """
+
+    name: str
+    build: Callable[[Any, DatasetContext], Any]
+    params: type = NoParams
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What a metric factory learns from the run."""
+
+    scale: int
+    device: Any
+    channel: Literal["y", "rgb"] = "y"
+    crop_border: int | None = None
+    target_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """An evaluation metric.
+
+    ``build(params, context)`` returns a :class:`rumpycore.metrics.base.Metric`: its
+    ``values(prediction, target)`` gives one row per image, and ``reduce(values)`` turns all
+    rows of an evaluation into the reported number. ``higher_is_better`` drives best-epoch
+    selection and early stopping. ``task`` says which task's outputs it measures.
+    ``check(params)``, if given, runs before training to fail early (e.g. missing weights).
+    """
+
+    name: str
+    build: Callable[[Any, MetricContext], Any]
+    higher_is_better: bool
+    params: type = NoParams
+    task: Task = "sisr"
+    summary: str = ""
+    check: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerContext:
+    """What a scheduler factory learns from the run."""
+
+    steps_per_epoch: int
+    num_epochs: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """A learning-rate scheduler.
+
+    ``build(optimizer, params, context)`` returns a torch LR scheduler. ``interval`` is
+    ``"batch"`` (stepped after every optimizer step, as the original toolbox did) or ``"epoch"``.
+    """
+
+    name: str
+    build: Callable[[Any, Any, SchedulerContext], Any]
+    params: type = NoParams
+    interval: Literal["batch", "epoch"] = "batch"
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    """A training logger: receives run, epoch and sample events from the trainer.
+
+    ``build(params, context)`` gets a :class:`rumpycore.loggers.base.LoggerContext` and returns
+    an object implementing any of the methods of :class:`rumpycore.loggers.base.Logger`.
+    """
+
+    name: str
+    build: Callable[[Any, Any], Any]
+    params: type = NoParams
+    summary: str = ""

@@ -1,0 +1,83 @@
+"""Single-image super-resolution: LR in, HR out, L1 loss, fidelity metrics per eval set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import EvalResult, RunModel, Sample
+
+
+def to_uint8_image(image: torch.Tensor) -> np.ndarray:
+    """``3 x H x W`` float image in [0, 1] to an ``H x W x 3`` uint8 array (rounded)."""
+    return image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class SISRTask:
+    """The ``sisr`` task."""
+
+    name = "sisr"
+
+    def __init__(self, uses_metadata: bool, num_samples: int) -> None:
+        self.uses_metadata = uses_metadata
+        self.num_samples = num_samples
+
+    def to_device(self, batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+        out = dict(batch)
+        for key in ("lr", "hr"):
+            if key in batch:
+                out[key] = batch[key].to(device, non_blocking=True).float().div_(255.0)
+        if "metadata" in batch:
+            out["metadata"] = batch["metadata"].to(device, non_blocking=True).float()
+        return out
+
+    def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
+        if self.uses_metadata:
+            return model(batch["lr"], batch["metadata"])
+        return model(batch["lr"])
+
+    def loss(self, output: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+        return torch.nn.functional.l1_loss(output.float(), batch["hr"])
+
+    def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
+                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor]) -> EvalResult:
+        """Per-image L1 and metrics on every eval set; reported per set (when several) and together."""
+        per_set: dict[str, dict[str, list[torch.Tensor]]] = {}
+        samples: list[Sample] = []
+        for set_id, loader in loaders.items():
+            columns: dict[str, list[torch.Tensor]] = {"loss": []}
+            columns.update({name: [] for name in metrics})
+            for raw in loader:
+                batch = self.to_device(raw, device)
+                output = run_model(batch).float()
+                target = batch["hr"]
+                columns["loss"].append((output - target).abs().flatten(1).mean(dim=1))
+                for name, metric in metrics.items():
+                    columns[name].append(metric.values(output, target, batch).double())
+                for i in range(output.shape[0]):
+                    if len(samples) < self.num_samples:
+                        samples.append(Sample(raw["name"][i], to_uint8_image(batch["lr"][i]),
+                                              to_uint8_image(output[i]), to_uint8_image(target[i])))
+            per_set[set_id] = {k: gather(torch.cat(v) if v else torch.zeros(0, device=device)) for k, v in columns.items()}
+        stats: dict[str, float] = {}
+        together = {k: torch.cat([values[k] for values in per_set.values()]) for k in ["loss", *metrics]}
+        self._report(stats, "val", together, metrics)
+        if len(per_set) > 1:
+            for set_id, values in per_set.items():
+                self._report(stats, f"val-{set_id}", values, metrics)
+        return EvalResult(stats, samples)
+
+    @staticmethod
+    def _report(stats: dict[str, float], prefix: str, values: Mapping[str, torch.Tensor],
+                metrics: Mapping[str, Any]) -> None:
+        stats[f"{prefix}-loss"] = float(values["loss"].double().mean())
+        for name, metric in metrics.items():
+            reduced = metric.reduce(values[name])
+            if isinstance(reduced, dict):
+                for suffix, value in reduced.items():
+                    stats[f"{prefix}-{name}" + (f"-{suffix}" if suffix else "")] = float(value)
+            else:
+                stats[f"{prefix}-{name}"] = float(reduced)

@@ -1,0 +1,145 @@
+"""Pytest helpers for rumpy and its plugins: tiny real data sets, configs, and the real CLI.
+
+Use from a plugin's tests with ``pytest_plugins = ["rumpycore.testing"]`` in a conftest.
+Images come from the SR benchmark folder named by the environment variable
+``RUMPY_TEST_DATA`` (default: ``../shared/data`` beside the rumpy checkout).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import toml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The benchmark image folder used by tests."""
+    configured = os.environ.get("RUMPY_TEST_DATA")
+    path = Path(configured) if configured else REPO.parent / "shared" / "data"
+    if not (path / "Set5" / "HR").is_dir():
+        raise RuntimeError(f"test images not found at {path}; set RUMPY_TEST_DATA to the benchmark data folder")
+    return path
+
+
+def rumpy_executable() -> str:
+    """The installed ``rumpy`` console script of the running interpreter."""
+    return str(Path(sys.executable).with_name("rumpy"))
+
+
+def run_rumpy(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+              timeout: float = 600, executable: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``rumpy`` CLI in a subprocess and capture its output."""
+    full_env = dict(os.environ)
+    full_env.setdefault("PYTHONHASHSEED", "0")
+    full_env.update(env or {})
+    return subprocess.run([executable or rumpy_executable(), *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def save_png(array: np.ndarray, path: Path) -> None:
+    """Write a uint8 array as PNG, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@dataclass
+class SRData:
+    """Paths of a tiny x4 data set made from real benchmark images."""
+
+    root: Path
+    train_lr: Path
+    train_hr: Path
+    eval_lr: Path
+    eval_hr: Path
+    scale: int = 4
+
+
+def make_sr_data(root: Path, shared: Path, train_images: int = 6, hr_size: int = 96, eval_size: int = 64) -> SRData:
+    """Crop real photos into a tiny paired set: LR made with MATLAB-compatible bicubic x4.
+
+    Training HR crops come from ``train/HR``; eval crops from Set14 (one RGB image and the
+    grayscale ``bridge``, so the gray metric path is exercised).
+    """
+    from rumpycore.degrade.resize import imresize
+
+    data = SRData(root, root / "train" / "LR", root / "train" / "HR", root / "eval" / "LR", root / "eval" / "HR")
+    photos = sorted((shared / "train" / "HR").glob("*.png"))[:train_images]
+    for i, path in enumerate(photos):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        top, left = 200 + 17 * i, 300 + 23 * i
+        hr = np.ascontiguousarray(image[top : top + hr_size, left : left + hr_size])
+        save_png(hr, data.train_hr / f"{path.stem}.png")
+        save_png(imresize(hr, 1 / data.scale), data.train_lr / f"{path.stem}.png")
+    for name in ("lenna", "bridge"):
+        source = Image.open(shared / "Set14" / "HR" / f"{name}.png")
+        array = np.asarray(source)
+        hr = np.ascontiguousarray(array[100 : 100 + eval_size, 120 : 120 + eval_size])
+        save_png(hr, data.eval_hr / f"{name}.png")
+        save_png(imresize(hr, 1 / data.scale), data.eval_lr / f"{name}.png")
+    return data
+
+
+def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params: dict | None = None,
+              training: dict | None = None, data_options: dict | None = None, experiment: str = "tiny") -> dict:
+    """A small, fast training config over ``data`` (override any section with the dicts)."""
+    config: dict[str, Any] = {
+        "experiment": experiment,
+        "experiment_save_loc": str(save_loc),
+        "training": {"num_epochs": 2, "seed": 5, "metrics": ["PSNR", "SSIM"], "aim_track": False,
+                     "logging": "text", "save_samples": False},
+        "model": {"name": model, "internal_params": {"scale": data.scale, "lr": 1e-3}},
+        "data": {
+            "batch_size": 4,
+            "eval_batch_size": 2,
+            "dataloader_threads": 0,
+            "training_sets": {"train": {"lr": str(data.train_lr), "hr": str(data.train_hr), "crop": 16,
+                                        "random_augment": True}},
+            "eval_sets": {"eval": {"lr": str(data.eval_lr), "hr": str(data.eval_hr)}},
+        },
+    }
+    if model.lower() == "edsr":
+        config["model"]["internal_params"].update({"num_features": 8, "num_blocks": 2})
+    config["model"]["internal_params"].update(internal_params or {})
+    config["training"].update(training or {})
+    config["data"].update(data_options or {})
+    return config
+
+
+def write_config(config: dict, path: Path) -> Path:
+    """Write a config dict as TOML and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(toml.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The benchmark image folder (Set5, Set14, B100, train)."""
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def sr_data(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> SRData:
+    """A tiny real x4 data set shared by the whole session (read-only for tests)."""
+    return make_sr_data(tmp_path_factory.mktemp("sr_data"), shared_data)
+
+
+@pytest.fixture
+def tiny_config(sr_data: SRData, tmp_path: Path):
+    """A function returning a fresh small config dict (see :func:`sr_config`) saving under tmp_path."""
+
+    def make(**kwargs: Any) -> dict:
+        return copy.deepcopy(sr_config(sr_data, tmp_path / "runs", **kwargs))
+
+    return make

@@ -1,0 +1,72 @@
+"""The core's learning-rate schedulers; periods and milestones count optimizer steps
+(batches), as in the original toolbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from torch.optim import lr_scheduler
+
+from ..errors import ConfigError
+from ..params import option
+from ..specs import SchedulerContext
+
+
+@dataclass(kw_only=True)
+class CosineRestartParams:
+    """``cosine_annealing_warm_restarts``: cosine decay restarting every ``restart_period`` batches."""
+
+    restart_period: int = option(help="batches until the first restart (T_0)", min=1)
+    t_mult: int = option(1, min=1, help="factor by which each period grows after a restart")
+    lr_min: float = option(0.0, min=0.0, help="lowest learning rate (eta_min)")
+
+
+@dataclass(kw_only=True)
+class MultiStepParams:
+    """``multi_step_lr``: multiply the rate by ``gamma`` at each milestone (in batches)."""
+
+    milestones: list[int] = option(help="batch counts at which the rate drops", min=1)
+    gamma: float = option(0.5, min=0.0, help="factor applied at each milestone")
+
+
+@dataclass(kw_only=True)
+class StepParams:
+    """``step_lr``: multiply the rate by ``gamma`` every ``step_size`` batches."""
+
+    step_size: int = option(help="batches between drops", min=1)
+    gamma: float = option(0.5, min=0.0, help="factor applied at each drop")
+
+
+@dataclass(kw_only=True)
+class OneCycleParams:
+    """``one_cycle_lr``: warm up to ``lr_max`` then anneal, over ``total_steps`` batches."""
+
+    lr_max: float = option(help="peak learning rate", min=0.0)
+    total_steps: int | None = option(None, min=1, help="batches in the cycle (default: the whole run)")
+    anneal_strategy: Literal["cos", "linear"] = option("cos", help="annealing shape")
+    pct_start: float = option(0.3, min=0.0, max=1.0, help="fraction of the cycle spent warming up")
+
+
+def cosine_restarts(optimizer, p: CosineRestartParams, ctx: SchedulerContext):
+    """Build ``CosineAnnealingWarmRestarts``."""
+    return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=p.restart_period, T_mult=p.t_mult, eta_min=p.lr_min)
+
+
+def multi_step(optimizer, p: MultiStepParams, ctx: SchedulerContext):
+    """Build ``MultiStepLR``."""
+    if sorted(p.milestones) != p.milestones:
+        raise ConfigError("model.internal_params.scheduler_params.milestones: must be increasing")
+    return lr_scheduler.MultiStepLR(optimizer, milestones=p.milestones, gamma=p.gamma)
+
+
+def step(optimizer, p: StepParams, ctx: SchedulerContext):
+    """Build ``StepLR``."""
+    return lr_scheduler.StepLR(optimizer, step_size=p.step_size, gamma=p.gamma)
+
+
+def one_cycle(optimizer, p: OneCycleParams, ctx: SchedulerContext):
+    """Build ``OneCycleLR``; by default the cycle spans every batch of the run."""
+    total = p.total_steps or ctx.steps_per_epoch * ctx.num_epochs
+    return lr_scheduler.OneCycleLR(optimizer, max_lr=p.lr_max, total_steps=total,
+                                   anneal_strategy=p.anneal_strategy, pct_start=p.pct_start)

@@ -1,0 +1,26 @@
+"""Helpers for running the CLI in-process and checking the one-line error contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from rumpycore.cli import cli, run
+
+
+def invoke(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """Run ``rumpy ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run(cli, [str(a) for a in args])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, stderr: str, *expected: str) -> None:
+    """Exit code 2, exactly one non-empty stderr line, no traceback, containing ``expected``."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, stderr
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for text in expected:
+        assert text in lines[0], lines[0]

@@ -1,0 +1,109 @@
+"""End to end: the real ``rumpy train`` CLI on tiny real data, checked through the files it writes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import toml
+import torch
+
+from rumpycore.loggers.summary import read_summary
+from rumpycore.testing import rumpy_executable, run_rumpy, write_config
+
+from .helpers import assert_one_line_error, invoke
+
+
+def load_checkpoint(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
+    config = tiny_config(training={"logging": "visual", "save_samples": True, "num_samples": 2})
+    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "runs" / "tiny"
+    assert "results in" in result.stderr and str(folder) in result.stderr
+
+    written = toml.load(folder / "config.toml")
+    assert written["model"]["name"] == "EDSR"
+    assert written["model"]["internal_params"]["res_scale"] == 0.1  # default filled in
+
+    with open(folder / "result_outputs" / "summary.csv") as handle:
+        header = next(csv.reader(handle))
+    assert header[:6] == ["epoch", "train-loss", "learning-rate", "val-loss", "val-PSNR", "val-SSIM"]
+    rows = read_summary(folder / "result_outputs" / "summary.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(10 < r["val-PSNR"] < 60 and 0 < r["val-SSIM"] <= 1 for r in rows)
+
+    for epoch in (1, 2):
+        state = load_checkpoint(folder / "saved_models" / f"train_model_{epoch}.pt")
+        assert state["epoch"] == epoch and state["model_name"] == "EDSR"
+        assert [r["epoch"] for r in state["history"]] == list(range(1, epoch + 1))
+    assert (folder / "saved_models" / "best.pt").is_symlink()
+    for name in ("loss_plots.png", "loss_plots.pdf"):
+        assert (folder / "result_outputs" / name).stat().st_size > 1000
+    samples = sorted(p.name for p in (folder / "result_outputs" / "epoch_2_samples").iterdir())
+    assert samples == ["bridge.png", "bridge_comparison.png", "lenna.png", "lenna_comparison.png"]
+
+
+def test_same_seed_gives_identical_results(tiny_config, tmp_path):
+    summaries, states = [], []
+    for name in ("a", "b"):
+        config = tiny_config(experiment=name)
+        result = run_rumpy("train", "--parameters", write_config(config, tmp_path / f"{name}.toml"),
+                           "--set", "data.dataloader_threads=2")
+        assert result.returncode == 0, result.stderr
+        rows = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")
+        summaries.append([{k: v for k, v in r.items() if not k.endswith("-time")} for r in rows])
+        states.append(load_checkpoint(tmp_path / "runs" / name / "saved_models" / "train_model_2.pt")["model"])
+    assert summaries[0] == summaries[1]
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_loader_workers_do_not_change_results(tiny_config, tmp_path, capsys):
+    finals = []
+    for workers in (0, 2):
+        config = tiny_config(experiment=f"w{workers}", data_options={"dataloader_threads": workers})
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"w{workers}.toml"))
+        assert code == 0, err
+        finals.append(read_summary(tmp_path / "runs" / f"w{workers}" / "result_outputs" / "summary.csv")[-1])
+    assert finals[0]["train-loss"] == finals[1]["train-loss"]
+    assert finals[0]["val-PSNR"] == finals[1]["val-PSNR"]
+
+
+def test_overrides_and_train_sisr_alias(tiny_config, tmp_path):
+    path = write_config(tiny_config(), tmp_path / "cfg.toml")
+    alias = str(Path(rumpy_executable()).with_name("train_sisr"))
+    result = run_rumpy("--parameters", path, "--num-epochs", "1", "--experiment_name", "renamed",
+                       "--set", "model.internal_params.lr=0.002", executable=alias)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "runs" / "renamed"
+    written = toml.load(folder / "config.toml")
+    assert written["training"]["num_epochs"] == 1 and written["model"]["internal_params"]["lr"] == 0.002
+    assert [r["epoch"] for r in read_summary(folder / "result_outputs" / "summary.csv")] == [1]
+
+
+def test_existing_experiment_is_not_overwritten(tiny_config, tmp_path, capsys):
+    path = write_config(tiny_config(training={"num_epochs": 1}), tmp_path / "cfg.toml")
+    code, _, err = invoke(capsys, "train", "--parameters", path)
+    assert code == 0, err
+    checkpoint = tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt"
+    before = checkpoint.read_bytes()
+    code, _, err = invoke(capsys, "train", "--parameters", path)
+    assert_one_line_error(code, err, "already exists", "overwrite_data")
+    assert checkpoint.read_bytes() == before
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--overwrite_data")
+    assert code == 0, err
+
+
+def test_check_validates_without_writing(tiny_config, tmp_path, capsys):
+    path = write_config(tiny_config(), tmp_path / "cfg.toml")
+    code, out, err = invoke(capsys, "check", "--parameters", path, "--seed", "11")
+    assert code == 0, err
+    resolved = toml.loads(out.split("\n# model")[0])
+    assert resolved["training"]["seed"] == 11
+    assert resolved["data"]["training_sets"]["train"]["type"] == "paired"
+    assert "# model EDSR: 8,035 trainable parameters" in out
+    assert not (tmp_path / "runs").exists()
