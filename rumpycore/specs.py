@@ -44,13 +44,15 @@ class ModelSpec:
     """A network architecture a plugin provides.
 
     - ``build(params, context)`` returns a ``torch.nn.Module``. SISR models take an RGB batch
-      in [0, 1] (``N x 3 x h x w``) and return ``N x 3 x (h*scale) x (w*scale)``; a model with
-      ``"metadata"`` in ``inputs`` is called as ``model(lr, metadata)`` with one float vector
-      per image (``N x context.metadata_size``). Regression models take the image and return
-      ``N x context.metadata_size`` predictions.
+      in [0, 1] (``N x 3 x h x w``) and return ``N x 3 x (h*scale) x (w*scale)``. Regression
+      models take the image and return ``N x context.metadata_size`` predictions.
     - ``params``: dataclass of ``[model.internal_params]`` keys (see :func:`rumpycore.option`).
     - ``metadata(params)``: the metadata column names the model consumes (SISR) or predicts
-      (regression); checked against the data before training starts.
+      (regression); checked against the data before training starts. A SISR model for which
+      it returns names is called as ``model(lr, metadata)`` with one float vector per image
+      (``N x context.metadata_size``, the names' values concatenated in order).
+    - ``inputs``: extra image inputs; ``("lr_interp",)`` means the model takes the LR image
+      pre-upscaled to the HR size instead of the LR image.
     - ``unsupported``: speed options (see ``SPEED_OPTIONS``) the model cannot use, each with a
       one-line reason; the trainer falls back and says so.
     """

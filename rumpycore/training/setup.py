@@ -88,7 +88,7 @@ def metric_directions(config: RunConfig) -> dict[str, bool]:
 def build_task(config: RunConfig) -> SISRTask:
     """The task object for the model's task."""
     if config.task == "sisr":
-        return SISRTask("metadata" in config.model.spec.inputs, config.training.num_samples)
+        return SISRTask(bool(config.model_metadata), config.training.num_samples)
     raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
 
 
