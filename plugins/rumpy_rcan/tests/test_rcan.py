@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -121,3 +123,10 @@ def test_unknown_or_mistyped_parameters_are_config_errors(tiny_config, tmp_path,
 def test_params_validate_on_their_own():
     with pytest.raises(ConfigError, match="reduction"):
         RCANParams(n_feats=4, reduction=8)
+
+
+def test_listed_by_rumpy_list_models_from_its_own_distribution(capsys):
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert code == 0, err
+    entry = next(m for m in json.loads(out) if m["name"] == "RCAN")
+    assert entry["distribution"] == "rumpy-rcan" and entry["scales"] == [2, 3, 4, 8]

@@ -61,5 +61,5 @@ def register_models(register):
         task="sisr",
         scales=(2, 3, 4, 8),
         metadata=consumed_metadata,
-        summary="Spatial-feature-transform SR network of IKC, conditioned on degradation metadata (Gu et al., CVPR 2019)",
+        summary="IKC's SR network, conditioned on degradation metadata by SFT layers (Gu et al., CVPR 2019)",
     ))

@@ -23,6 +23,11 @@ def _leaky() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
 
 
+def _joined(features: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """Features and metadata maps stacked along channels, in the features' dtype."""
+    return torch.cat((features, maps.to(features.dtype)), dim=1)
+
+
 class StandardSFT(nn.Module):
     """``features * sigmoid(scale) + shift``, both predicted from [features, maps] by
     conv-LeakyReLU-conv branches."""
@@ -34,7 +39,7 @@ class StandardSFT(nn.Module):
         self.shift = nn.Sequential(conv3x3(width, SFT_HIDDEN), _leaky(), conv3x3(SFT_HIDDEN, features))
 
     def forward(self, features: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-        both = torch.cat((features, maps.to(features.dtype)), dim=1)
+        both = _joined(features, maps)
         return features * torch.sigmoid(self.scale(both)) + self.shift(both)
 
 
@@ -53,7 +58,7 @@ class ConcatSFT(nn.Module):
         self.conv = conv3x3(features + metadata_size, features)
 
     def forward(self, features: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat((features, maps.to(features.dtype)), dim=1))
+        return self.conv(_joined(features, maps))
 
 
 class SplitSFT(nn.Module):
@@ -82,7 +87,7 @@ class SplitSFT(nn.Module):
         if self.conditioned_is_identity:
             conditioned = features
         else:
-            conditioned = self.conditioned(torch.cat((features, maps.to(features.dtype)), dim=1))
+            conditioned = self.conditioned(_joined(features, maps))
         return self.plain(features) + conditioned
 
 

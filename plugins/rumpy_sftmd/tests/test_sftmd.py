@@ -3,6 +3,7 @@ and trained through the real CLI with a dataset that provides metadata."""
 
 from __future__ import annotations
 
+import json
 import types
 import zlib
 from dataclasses import dataclass
@@ -227,3 +228,10 @@ def test_unknown_or_mistyped_parameters_are_config_errors(coded_pairs, tiny_conf
 def test_weak_without_matching_widths_is_refused_at_build():
     with pytest.raises(ConfigError, match="set num_features = 10"):
         build(SFTMDParams(**TINY, sft_type="weak"), KERNEL_CODE)
+
+
+def test_listed_by_rumpy_list_models_from_its_own_distribution(capsys):
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert code == 0, err
+    entry = next(m for m in json.loads(out) if m["name"] == "SFTMD")
+    assert entry["distribution"] == "rumpy-sftmd" and entry["scales"] == [2, 3, 4, 8]
