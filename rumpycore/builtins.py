@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .data.paired import PairedParams, build_paired
 from .hookspecs import hookimpl
+from .loggers.aim_tracker import AimParams, build_aim
 from .loggers.console import ConsoleLogger
 from .loggers.plots import PlotLogger
 from .loggers.samples import SampleLogger
@@ -43,3 +44,4 @@ def register_loggers(register):
     register(LoggerSpec("summary", lambda p, ctx: SummaryLogger(ctx), summary="result_outputs/summary.csv"))
     register(LoggerSpec("plots", lambda p, ctx: PlotLogger(ctx), summary="loss and metric plots (PNG, PDF)"))
     register(LoggerSpec("samples", lambda p, ctx: SampleLogger(ctx), summary="eval sample images per epoch"))
+    register(LoggerSpec("aim", build_aim, AimParams, summary="Aim run: hyper-parameters, statistics, system metrics"))
