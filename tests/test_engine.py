@@ -324,3 +324,42 @@ def test_resume_errors_are_one_line(tiny_config, tmp_path, capsys):
     code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last",
                           "--num_epochs", "3", "--set", "model.internal_params.num_features=16")
     assert_one_line_error(code, err, "checkpoint does not fit this model's parameters")
+
+
+def test_progress_lines_report_loss_data_wait_and_speed(tiny_config, tmp_path, capsys):
+    config = tiny_config(training={"num_epochs": 1, "logger_params": {"console": {"log_seconds": 0.0}}})
+    err = train(capsys, config, tmp_path / "cfg.toml")
+    progress = [line for line in err.splitlines() if line.startswith("epoch 1: batch")]
+    assert len(progress) == 2  # one line per batch at log_seconds = 0
+    assert all("loss " in line and "data wait " in line and " it/s" in line for line in progress)
+    tally = [line for line in err.splitlines() if line.startswith("epoch 1/1 |")]
+    assert len(tally) == 1 and "train-loss" in tally[0] and "val-PSNR" in tally[0]
+
+
+def test_progress_bars_on_a_terminal(tmp_path):
+    import io
+
+    from rumpycore.loggers.base import LoggerContext, RunInfo
+    from rumpycore.loggers.console import ConsoleLogger, ConsoleParams
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    ctx = LoggerContext("x", None, tmp_path, tmp_path, {}, "sisr", tmp_path, tmp_path)
+    terminal = Terminal()
+    original, sys.stderr = sys.stderr, terminal
+    try:
+        logger = ConsoleLogger(ConsoleParams(), ctx)
+        logger.run_start(RunInfo(1, 2, [], None, 10, "cpu", "id", {}))
+        logger.epoch_start(1, 3)
+        logger.last_refresh = 0.0  # make the first batch refresh the bar
+        logger.batch_end(1, 1, torch.tensor(0.25), 0.01)
+        logger.epoch_end(1, {"epoch": 1, "train-loss": 0.25}, [])
+        logger.run_end("finished")
+    finally:
+        sys.stderr = original
+    text = terminal.getvalue()
+    assert "epochs:" in text and "epoch 1:" in text
+    assert "loss 0.2500, data wait" in text and "it/s" in text
+    assert "epoch 1/2 | train-loss 0.25" in text
