@@ -66,7 +66,8 @@ def test_downsample_reproduces_the_matlab_lr_images(shared_data, tmp_path):
         np.testing.assert_array_equal(pixels(out / name), reference)
     assert read_metadata(out) == [{"image": name, "scale": 4} for name in names]
     config = toml.load(out / "degradation_config.toml")
-    assert config["pipeline"] == [["downsample", "downsample"]] and config["deg_configs"] == {"downsample": {"scale": 4}}
+    assert config["pipeline"] == [["downsample", "downsample"]]
+    assert config["deg_configs"] == {"downsample": {"scale": 4}}
     assert config["seed"] == 8 and config["source_dir"] == str(shared_data / "Set5" / "HR")
     assert (out / "degradation_hyperparameters.csv").read_text().splitlines() == [
         "index_num,degradation,hyperparam,value", "0,downsample,scale,4"]

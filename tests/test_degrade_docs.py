@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import toml
+
 from rumpycore.degrade.catalog import ALIASES, OPERATIONS
 from rumpycore.degrade.pipeline import Pipeline
 from rumpycore.degrade.settings import DegradeSettings
@@ -33,7 +35,7 @@ def test_every_metadata_column_is_documented():
     anisotropic = Pipeline.from_config({"pipeline": "blur", "deg_configs": {"blur": {"iso_probability": 0.5, **fast}}},
                                        "")
     columns = {*isotropic.metadata_dims(), *anisotropic.metadata_dims()}
-    assert {"blur_sigma", "blur_sigma_x", "blur_angle", "blur_kernel", "scale", "noise_sigma", "jpeg_quality"} <= columns
+    assert {"blur_sigma", "blur_sigma_x", "blur_angle", "blur_kernel", "scale", "noise_gray", "jpeg_quality"} <= columns
     for column in columns:
         assert f"`{column}`" in text, column
 
@@ -42,3 +44,12 @@ def test_every_flag_and_file_key_is_documented():
     text = section()
     for info in describe(DegradeSettings):
         assert f"`--{info.name.replace('_', '-')}`" in text or f"`{info.name}`" in text, info.name
+
+
+def test_the_example_pipeline_config_is_valid():
+    text = section()
+    example = toml.loads(text[text.index("```toml") + len("```toml"):].split("```")[0])
+    example["deg_configs"]["soft"]["pca_samples"] = 1000  # only to keep the test fast
+    pipeline = Pipeline.from_config({key: example[key] for key in ("pipeline", "deg_configs")}, "")
+    assert [step.operation.name for step in pipeline.steps] == ["blur", "downsample", "noise", "compress"]
+    assert pipeline.steps[0].operation.params.sigma == [0.2, 3.0]

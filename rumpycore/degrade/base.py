@@ -23,6 +23,8 @@ ORIGINAL_ONLY_KEYS = {
     "request_kernel_metadata": "blur always records its parameters",
     "request_pca_kernels": "blur always records the PCA code blur_kernel",
     "device": "operations run on the CPU; use data loader workers for speed",
+    "random_scale": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
+    "scale_range": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
 }
 
 
@@ -60,8 +62,8 @@ class Operation(ABC):
         for key in raw:
             reason = ORIGINAL_ONLY_KEYS.get(str(key).lower())
             if reason:
-                raise ConfigError(f"{context.where}.{key}: a setting of the original rumpy that is not needed here "
-                                  f"({reason}); remove it")
+                raise ConfigError(f"{context.where}.{key}: a setting of the original rumpy that rumpy degrade "
+                                  f"does not have ({reason}); remove it")
         return cls(parse(cls.Params, raw, context.where), context)
 
     def column(self, stem: str) -> str:

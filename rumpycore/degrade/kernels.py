@@ -80,6 +80,8 @@ class KernelPca:
         """
         count, total, second = 0, None, None
         for batch in batches:
+            if not np.array_equal(batch, batch[:, ::-1, ::-1]):
+                raise ValueError("KernelPca.fit needs kernels that are symmetric under a half turn")
             flat = batch.reshape(len(batch), -1)
             folded = _fold(flat)
             count += len(flat)

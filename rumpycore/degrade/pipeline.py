@@ -47,7 +47,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], where: str, scale: int | None = None,
                     base_dir: Path | None = None) -> Pipeline:
-        """Build a pipeline from a table with the keys of a pipeline config file.
+        """Build a pipeline from a table with the keys ``pipeline`` and (optionally) ``deg_configs``.
 
         ``raw["pipeline"]``: operation names joined by ``-`` (``"blur-downsample"``), or a
         list whose items are names or ``[name, config_id]`` pairs. A plain name takes its
@@ -65,8 +65,8 @@ class Pipeline:
         tables = raw.get("deg_configs") or {}
         if not isinstance(tables, Mapping):
             raise ConfigError(f"{prefix}deg_configs: expected a table of [deg_configs.<id>] tables")
-        seen: dict[str, int] = {}
-        steps = []
+        # Names and tables first, so a typo is reported before any (slower) operation is built.
+        chosen = []
         for index, (name, config_id, explicit) in enumerate(entries):
             operation = find_operation(name, f"{prefix}pipeline[{index}]")
             table = tables.get(config_id)
@@ -74,14 +74,18 @@ class Pipeline:
                 raise ConfigError(f"{prefix}pipeline[{index}]: no [deg_configs.{config_id}] table for {name!r}")
             if table is not None and not isinstance(table, Mapping):
                 raise ConfigError(f"{prefix}deg_configs.{config_id}: expected a table, got {table!r}")
-            seen[operation.name] = seen.get(operation.name, 0) + 1
-            suffix = f"_{seen[operation.name]}" if seen[operation.name] > 1 else ""
-            context = BuildContext(f"{prefix}deg_configs.{config_id}", suffix, scale, base_dir or Path.cwd())
-            steps.append(Step(config_id, operation.build(dict(table or {}), context)))
-        unused = sorted(set(tables) - {step.config_id for step in steps})
+            chosen.append((operation, config_id, dict(table or {})))
+        unused = sorted(set(tables) - {config_id for _, config_id, _ in chosen})
         if unused:
             raise ConfigError(f"{prefix}deg_configs.{unused[0]}: not used by the pipeline; name it after an "
                               f"operation or refer to it as [operation, {unused[0]!r}]")
+        seen: dict[str, int] = {}
+        steps = []
+        for operation, config_id, table in chosen:
+            seen[operation.name] = seen.get(operation.name, 0) + 1
+            suffix = f"_{seen[operation.name]}" if seen[operation.name] > 1 else ""
+            context = BuildContext(f"{prefix}deg_configs.{config_id}", suffix, scale, base_dir or Path.cwd())
+            steps.append(Step(config_id, operation.build(table, context)))
         return cls(steps)
 
     def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:

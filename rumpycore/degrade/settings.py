@@ -71,8 +71,8 @@ def resolve(flags: dict[str, Any], config_file: Path | None) -> FolderJob:
     from_file: dict[str, Any] = {}
     base = Path.cwd()
     if config_file is not None:
-        settings, keys = read_config_file(config_file)
-        from_file = {key: getattr(settings, key) for key in keys}
+        file_settings, keys = read_config_file(config_file)
+        from_file = {key: getattr(file_settings, key) for key in keys}
         base = config_file.resolve().parent
     merged = {**given, **from_file} if from_file.get("override_cli") else {**from_file, **given}
     settings = DegradeSettings(**{key: merged[key] for key in (f.name for f in fields(DegradeSettings))

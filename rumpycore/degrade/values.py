@@ -34,10 +34,6 @@ class Range:
         """A uniform integer in ``[low, high]``, both ends included."""
         return int(rng.integers(int(self.low), int(self.high) + 1))
 
-    def as_config(self) -> float | list[float]:
-        """The value as it is written in a config: a number when fixed, else ``[low, high]``."""
-        return self.low if self.low == self.high else [self.low, self.high]
-
 
 def quantize(image: np.ndarray) -> np.ndarray:
     """Round (half up, as MATLAB) and clip float pixel values to uint8."""
