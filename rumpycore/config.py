@@ -59,6 +59,19 @@ class TrainingConfig:
         None, min=1, help="stop after this many evaluations without improvement of early_stopping_metric"
     )
     early_stopping_metric: str = option("val-loss", help="summary column watched by early stopping")
+    precision: Literal["auto", "fp32", "tf32", "bf16", "fp16"] = option(
+        "auto", help="training arithmetic: auto = bf16 on a GPU, fp32 on the CPU (evaluation is always fp32)"
+    )
+    channels_last: bool | None = option(None, help="NHWC layout for images and convolutions (default: on a GPU)")
+    compile: bool = option(False, help="compile the training forward pass with torch.compile")
+    compile_backend: str = option("inductor", help="torch.compile backend (inductor; aot_eager for debugging)")
+    cuda_graph: bool = option(False, help="capture the whole training step in a CUDA graph and replay it")
+    optimizer_impl: Literal["auto", "default", "foreach", "fused"] = option(
+        "auto", help="Adam implementation (auto = fused on a GPU)"
+    )
+    skip_nonfinite: bool = option(
+        False, help="skip batches whose loss is NaN/inf instead of stopping (costs a sync per step on GPUs)"
+    )
     overwrite_data: bool = option(False, help="allow a new run to replace an existing experiment")
     branch_root: str | None = option(None, help="branch sub-folder to resume from and save into")
     new_branch: bool = option(False, help="resume into a new branch folder")
@@ -139,7 +152,7 @@ class MetricChoice:
 
 @dataclass
 class LoggerChoice:
-    """An extra logger named in ``[training] loggers`` with its validated settings."""
+    """A logger enabled for the run (by its option or ``[training] loggers``) with its settings."""
 
     name: str
     logger: Registered[LoggerSpec]
@@ -237,7 +250,8 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"{path}: config file not found; check the --parameters path")
     try:
         return toml.load(path)
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError, TypeError, ValueError) as exc:
+        # the toml package reports some malformed input with plain IndexError/TypeError
         raise ConfigError(f"{path}: not valid TOML ({' '.join(str(exc).split())}); fix the syntax") from None
 
 
@@ -450,15 +464,30 @@ def _metrics(training: TrainingConfig, task: Task) -> list[MetricChoice]:
     return choices
 
 
+def enabled_logger_names(training: TrainingConfig) -> list[str]:
+    """Loggers of a run: console and summary always, plots/samples/aim by their options, then extras."""
+    names = ["console", "summary"]
+    if training.logging == "visual":
+        names.append("plots")
+    if training.save_samples:
+        names.append("samples")
+    if training.aim_track:
+        names.append("aim")
+    return names
+
+
 def _loggers(training: TrainingConfig) -> list[LoggerChoice]:
     registry = logger_registry()
-    choices = []
-    for i, name in enumerate(training.loggers):
-        entry = registry.get(name, f"training.loggers[{i}]")
-        choices.append(LoggerChoice(entry.spec.name, entry, None))
+    choices: list[LoggerChoice] = []
+    requested = [(name, "") for name in enabled_logger_names(training)]
+    requested += [(name, f"training.loggers[{i}]") for i, name in enumerate(training.loggers)]
+    for name, where in requested:
+        entry = registry.get(name, where)
+        if not any(c.name.lower() == entry.spec.name.lower() for c in choices):
+            choices.append(LoggerChoice(entry.spec.name, entry, None))
     for key in training.logger_params:
         if not any(c.name.lower() == key.lower() for c in choices):
-            raise ConfigError(f"training.logger_params.{key}: {key} is not in training.loggers")
+            raise ConfigError(f"training.logger_params.{key}: logger {key} is not enabled for this run")
     for choice in choices:
         table = next((t for k, t in training.logger_params.items() if k.lower() == choice.name.lower()), {})
         if not isinstance(table, Mapping):

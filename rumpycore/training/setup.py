@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.sisr import SISRTask
+from .speed import SpeedSettings, optimizer_kwargs
 
 
 @dataclass
@@ -92,12 +93,19 @@ def build_task(config: RunConfig) -> SISRTask:
     raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
 
 
-def build_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters."""
+def build_optimizer(config: RunConfig, model: torch.nn.Module, speed: SpeedSettings | None = None,
+                    device: torch.device | None = None) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters, with the implementation the speed settings ask for.
+
+    For CUDA-graph capture the learning rate is a device tensor, so scheduler updates reach
+    the replayed step.
+    """
     o = config.optimizer
+    speed = speed or SpeedSettings()
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=config.general.lr, betas=(o.beta_1, o.beta_2), eps=o.eps,
-                            weight_decay=o.weight_decay)
+    lr = torch.tensor(config.general.lr, device=device) if speed.cuda_graph else config.general.lr
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta_1, o.beta_2), eps=o.eps, weight_decay=o.weight_decay,
+                            **optimizer_kwargs(speed))
 
 
 def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
@@ -122,12 +130,15 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
     workers = config.data.dataloader_threads
     workers = default_workers() if workers is None else workers
     pin = device.type == "cuda"
-    if config.data.drop_last_training_batch and len(data.train) < config.data.batch_size * world:
+    if config.data.batch_size % world:
+        raise ConfigError(f"data.batch_size: {config.data.batch_size} is not divisible by the {world} processes; "
+                          f"the batch is split evenly across them")
+    if config.data.drop_last_training_batch and len(data.train) < config.data.batch_size:
         raise ConfigError(
             f"data.batch_size: {config.data.batch_size} is larger than the {len(data.train)} training images "
             f"while drop_last_training_batch is set; lower batch_size"
         )
-    train = train_loader(data.train, config.data.batch_size, workers, config.training.seed, pin,
+    train = train_loader(data.train, config.data.batch_size // world, workers, config.training.seed, pin,
                          config.data.drop_last_training_batch, rank, world)
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
