@@ -114,6 +114,9 @@ class DataConfig:
     task_type: Literal["sr", "sisr", "classification", "regression"] | None = option(
         None, help="the original's task selector; the model's task decides, this must agree"
     )
+    metadata_normalization: Literal["minmax", "none"] = option(
+        "minmax", help="scale each metadata value to [0, 1] over the training sets ('minmax'), or keep it raw"
+    )
     training_sets: dict = option(help="one [data.training_sets.<id>] table per training set")
     eval_sets: dict = option(help="one [data.eval_sets.<id>] table per eval set")
 

@@ -12,6 +12,7 @@ import click
 from .. import __version__
 from ..errors import UserError
 from .listing import list_models, plugins
+from .pack import pack
 from .train import check, train, train_options
 
 
@@ -29,6 +30,7 @@ cli.add_command(train)
 cli.add_command(check)
 cli.add_command(list_models)
 cli.add_command(plugins)
+cli.add_command(pack)
 
 
 def run(command: click.Command, argv: list[str] | None = None, prog_name: str = "rumpy") -> None:

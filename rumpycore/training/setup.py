@@ -4,7 +4,7 @@ is touched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,40 +13,59 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
+from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.sisr import SISRTask
 
 
 @dataclass
 class DataBundle:
-    """The datasets of a run: training sets concatenated, eval sets by id."""
+    """The datasets of a run: training sets concatenated, eval sets by id.
+
+    ``metadata_info`` is empty when the model uses no metadata; otherwise it is the plain
+    data of :meth:`rumpycore.data.metadata.MetadataScaling.to_dict` (names with their value
+    counts, the normalisation and the training statistics), to be stored with the model so
+    that evaluation feeds it exactly as training did.
+    """
 
     train: ConcatSets
     evals: dict[str, Dataset]
     metadata_dims: dict[str, int]
+    metadata_info: dict[str, Any] = field(default_factory=dict)
 
 
 def build_datasets(config: RunConfig) -> DataBundle:
-    """Build (and thereby scan and check) every training and eval set."""
+    """Build (and thereby scan and check) every training and eval set.
+
+    With metadata, every set's items are normalised with statistics of the training sets.
+    """
     metadata = config.model_metadata
     needs_hr = config.task == "sisr"
+    inputs = tuple(config.model.spec.inputs)
 
     def build(entry, split: str) -> Dataset:
-        ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr)
+        ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr,
+                             inputs)
         return entry.dataset.spec.build(entry.params, ctx)
 
-    train = ConcatSets([build(s, "train") for s in config.training_sets])
+    train_sets = [build(s, "train") for s in config.training_sets]
     evals = {s.set_id: build(s, "eval") for s in config.eval_sets}
-    dims = _metadata_dims(config, train, evals)
-    return DataBundle(train, evals, dims)
+    dims = _metadata_dims(config, train_sets, evals)
+    if not dims:
+        return DataBundle(ConcatSets(train_sets), evals, dims)
+    scaling = MetadataScaling.from_training(dims, [d.metadata_values() for d in train_sets],
+                                            config.data.metadata_normalization)
+    train = ConcatSets([ScaledMetadata(d, scaling) for d in train_sets])
+    evals = {sid: ScaledMetadata(d, scaling) for sid, d in evals.items()}
+    return DataBundle(train, evals, dims, scaling.to_dict())
 
 
-def _metadata_dims(config: RunConfig, train: ConcatSets, evals: dict[str, Dataset]) -> dict[str, int]:
+def _metadata_dims(config: RunConfig, train: list[Dataset], evals: dict[str, Dataset]) -> dict[str, int]:
     wanted = config.model_metadata
     if not wanted:
         return {}
     dims: dict[str, int] = {}
-    for where, dataset in [("training", d) for d in train.datasets] + [("eval", d) for d in evals.values()]:
+    for where, dataset in [("training", d) for d in train] + [("eval", d) for d in evals.values()]:
         provided = getattr(dataset, "metadata_dims", {}) or {}
         for name in wanted:
             if name not in provided:
@@ -88,7 +107,8 @@ def metric_directions(config: RunConfig) -> dict[str, bool]:
 def build_task(config: RunConfig) -> SISRTask:
     """The task object for the model's task."""
     if config.task == "sisr":
-        return SISRTask(bool(config.model_metadata), config.training.num_samples)
+        image_input = "lr_interp" if "lr_interp" in config.model.spec.inputs else "lr"
+        return SISRTask(bool(config.model_metadata), config.training.num_samples, image_input)
     raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
 
 
