@@ -60,13 +60,13 @@ class PackedSource:
         except OSError as exc:
             raise DataError(f"{where}: {path} is not a readable HDF5 file ({exc}); pack it again") from None
         self._handle: h5py.File | None = None
+        self._images: h5py.Group | None = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:
         # an open HDF5 handle cannot travel to another process; each process opens its own
         state = dict(self.__dict__)
-        state["_handle"] = None
-        state["_pid"] = None
+        state.update(_handle=None, _images=None, _pid=None)
         return state
 
     def describe(self) -> str:
@@ -80,10 +80,11 @@ class PackedSource:
         return int(height), int(width)
 
     def read(self, index: int, box: Box | None = None) -> tuple[np.ndarray, bool]:
-        if self._handle is None or self._pid != os.getpid():
+        if self._images is None or self._pid != os.getpid():
             self._handle = h5py.File(self.path, "r")
+            self._images = self._handle[self.role]["images"]
             self._pid = os.getpid()
-        dataset = self._handle[self.role]["images"][str(index)]
+        dataset = self._images[str(index)]
         if box is None:
             image = dataset[()]
         else:
