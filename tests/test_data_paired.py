@@ -217,3 +217,23 @@ def test_complete_files_with_trailing_bytes_and_bmp_are_accepted(tmp_path, share
     truncate(tmp_path / "b.bmp", 300)
     with pytest.raises(DataError, match="b.bmp: file is truncated"):
         image_header(tmp_path / "b.bmp")
+
+
+def test_recursive_search_pairs_by_relative_path_also_when_packed(tmp_path, shared_data, capsys):
+    for i, sub in enumerate(["b", "a", "a/deeper"]):
+        write_blocky_pair(tmp_path / "sets" / sub, "same", photo_crop(shared_data, 6, top=40 * i))
+        for role in ("lr", "hr"):
+            (tmp_path / role / sub).mkdir(parents=True, exist_ok=True)
+            shutil.move(tmp_path / "sets" / sub / role / "same.png", tmp_path / role / sub / "same.png")
+    table = {"lr": str(tmp_path / "lr"), "hr": str(tmp_path / "hr"), "recursive_search": True}
+    folder = build(table, "eval")
+    assert names(folder) == ["a/deeper/same.png", "a/same.png", "b/same.png"]
+    assert all(torch.equal(folder[i]["hr"], blocks(folder[i]["lr"])) for i in range(3))
+    with pytest.raises(DataError, match="no images"):
+        build({**table, "recursive_search": False})
+    code, _, err = invoke(capsys, "pack", "--lr", tmp_path / "lr", "--hr", tmp_path / "hr", "--recursive",
+                          "--out", tmp_path / "nested.h5")
+    assert code == 0, err
+    packed = build({"lr": str(tmp_path / "nested.h5"), "hr": str(tmp_path / "nested.h5")}, "eval")
+    assert names(packed) == names(folder)
+    assert all(torch.equal(packed[i]["lr"], folder[i]["lr"]) for i in range(3))
