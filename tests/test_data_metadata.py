@@ -28,7 +28,7 @@ def test_items_carry_the_requested_values_in_the_requested_order(meta_sets):
     assert dataset.metadata_dims == {"blur_kernel": 3, "sigma": 1, "2-jpeg-jpeg_quality": 1}
     for index in range(len(dataset)):
         item = dataset[index]
-        sigma = TRAIN_SIGMA[item["name"][:-4]]
+        sigma = TRAIN_SIGMA[item["name"]]
         expected = torch.tensor([*kernel_code(sigma), sigma, 30 + 10 * sigma], dtype=torch.float32)
         assert item["metadata"].dtype == torch.float32
         assert torch.equal(item["metadata"], expected)
@@ -43,7 +43,7 @@ def test_rows_match_benchmark_lr_names_and_csv_paths(tmp_path, shared_data):
     write_csv(tmp_path / "meta.csv", {"baby": 0.7, "bird": 2.2}, extension="")
     dataset = build({"lr": "lr", "hr": "hr", "degradation_metadata": "meta.csv"}, "eval", base=tmp_path,
                     metadata=("noise_sigma",))
-    assert [dataset[i]["name"] for i in range(2)] == ["babyx4.png", "birdx4.png"]
+    assert [dataset[i]["name"] for i in range(2)] == ["babyx4", "birdx4"]
     assert [float(dataset[i]["metadata"]) for i in range(2)] == pytest.approx([7.0, 22.0])
 
 
@@ -60,7 +60,7 @@ def test_training_statistics_normalise_every_set(test_models, tiny_config, meta_
     train_values = torch.stack([data.train[(i, (1, 1, i))]["metadata"] for i in range(6)])
     assert float(train_values[:, :3].min()) == 0.0 and float(train_values[:, :3].max()) == 1.0
     assert torch.all(train_values[:, 3] == 0)  # constant over the training data
-    lenna = next(data.evals["eval"][i] for i in range(2) if data.evals["eval"][i]["name"] == "lenna.png")
+    lenna = next(data.evals["eval"][i] for i in range(2) if data.evals["eval"][i]["name"] == "lenna")
     # eval values use the training range, so lenna's sigma of 4 lands beyond 1
     assert float(lenna["metadata"][0]) == pytest.approx((4.0 - 0.5) / 2.5)
     assert float(lenna["metadata"][2]) == pytest.approx((-4.0 + 3.0) / 2.5)

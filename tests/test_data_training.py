@@ -32,7 +32,7 @@ def test_training_sets_are_joined_and_eval_sets_reported_each_and_together(tiny_
     path = write_config(config, tmp_path / "cfg.toml")
     data = build_datasets(validate(config, path))
     assert len(data.train) == 6 and [len(d) for d in data.train.datasets] == [2, 4]
-    assert [data.evals[s][0]["name"] for s in ("gray", "colour")] == ["bridge.png", "lenna.png"]
+    assert [data.evals[s][0]["name"] for s in ("gray", "colour")] == ["bridge", "lenna"]
     code, _, err = invoke(capsys, "train", "--parameters", path)
     assert code == 0, err
     row = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")[0]

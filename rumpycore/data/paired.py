@@ -167,7 +167,7 @@ def random_flips(images: list[np.ndarray | None], rng: np.random.Generator) -> l
 class PairedImages(Dataset):
     """LR/HR pairs read per access (only the cropped region when a source allows), augmented per sample.
 
-    Items: ``name``, ``lr`` and ``hr`` (uint8 ``3 x h x w`` / ``3 x H x W``), ``gray`` (the
+    Items: ``name`` (the LR image's relative path without extension), ``lr`` and ``hr`` (uint8 ``3 x h x w`` / ``3 x H x W``), ``gray`` (the
     target was a grayscale file), ``lr_interp`` when the model takes it, and ``metadata``
     (raw float32 values) when the model uses metadata.
     """
@@ -221,7 +221,7 @@ class PairedImages(Dataset):
             interp, _ = self.interp.read(pair.interp, hr_box)
         if self.augment and rng is not None:
             lr, hr, interp = random_flips([lr, hr, interp], rng)
-        item = {"name": pair.name, "lr": to_tensor(lr), "gray": gray}
+        item = {"name": without_extension(pair.name), "lr": to_tensor(lr), "gray": gray}
         if hr is not None:
             item["hr"] = to_tensor(hr)
         if interp is not None:
