@@ -117,6 +117,9 @@ class DataConfig:
     task_type: Literal["sr", "sisr", "classification", "regression"] | None = option(
         None, help="the original's task selector; the model's task decides, this must agree"
     )
+    online_pipeline: dict | None = option(
+        None, help="operations (as for rumpy degrade) that sets with online_degradations apply to their HR images"
+    )
     metadata_normalization: Literal["minmax", "none"] = option(
         "minmax", help="scale each metadata value to [0, 1] over the training sets ('minmax'), or keep it raw"
     )

@@ -63,6 +63,7 @@ class ModelSpec:
     task: Task = "sisr"
     scales: tuple[int, ...] = (2, 3, 4)
     inputs: tuple[str, ...] = ()
+    online_pipeline: Mapping[str, Any] | None = None
     metadata: Callable[[Any], Sequence[str]] | None = None
     summary: str = ""
     unsupported: Mapping[str, str] = field(default_factory=dict)
@@ -75,7 +76,8 @@ class DatasetContext:
     ``base_dir`` is the folder of the config file: relative paths are resolved against it.
     ``metadata`` lists the metadata columns the model needs from each item. ``inputs`` are
     the model's extra image inputs (``ModelSpec.inputs``): with ``"lr_interp"``, items must
-    carry ``"lr_interp"``, the LR image upscaled to the HR size.
+    carry ``"lr_interp"``, the LR image upscaled to the HR size. ``online_pipeline`` is the
+    ``[data.online_pipeline]`` table (if any), for sets that degrade HR images on the fly.
     """
 
     set_id: str
@@ -86,6 +88,7 @@ class DatasetContext:
     metadata: tuple[str, ...] = ()
     needs_hr: bool = True
     inputs: tuple[str, ...] = ()
+    online_pipeline: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

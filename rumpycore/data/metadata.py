@@ -56,20 +56,27 @@ class MetadataCSV:
         return None
 
     def find_column(self, name: str, where: str) -> int:
-        """Index of the column that ``name`` selects (see the module docstring)."""
-        lowered = [c.lower() for c in self.columns]
-        if name.lower() in lowered:
-            return lowered.index(name.lower())
-        suffix = f"-{name.lower()}"
-        matches = [i for i, c in enumerate(lowered) if c.endswith(suffix)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            found = ", ".join(self.columns[i] for i in matches)
-            raise DataError(f"{where}: metadata '{name}' matches several columns of {self.label} ({found}); "
-                            f"ask for the full column name")
-        raise DataError(f"{where}: {self.label} has no column '{name}' (columns: {', '.join(self.columns)}); "
-                        f"add it or change the requested metadata")
+        """Index of the column that ``name`` selects (see :func:`match_column`)."""
+        return match_column(self.columns, name, self.label, where)
+
+
+def match_column(columns: Sequence[str], name: str, source: str, where: str) -> int:
+    """Index of the column ``name`` selects: the same name (any case), else the one ending ``-<name>``.
+
+    ``source`` names where the columns come from in the one-line errors.
+    """
+    lowered = [c.lower() for c in columns]
+    if name.lower() in lowered:
+        return lowered.index(name.lower())
+    matches = [i for i, c in enumerate(lowered) if c.endswith(f"-{name.lower()}")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        found = ", ".join(columns[i] for i in matches)
+        raise DataError(f"{where}: metadata '{name}' matches several columns of {source} ({found}); "
+                        f"ask for the full column name")
+    raise DataError(f"{where}: {source} has no column '{name}' (columns: {', '.join(columns)}); "
+                    f"add it or change the requested metadata")
 
 
 def parse_metadata_csv(text: str, label: str) -> MetadataCSV:

@@ -20,7 +20,9 @@ from ..errors import ConfigError, DataError
 from ..params import option
 from ..specs import DatasetContext
 from .metadata import MetadataTable, build_table, read_metadata_csv
-from .sources import Box, ImageSource, MemorySource, open_source
+from .online import OnlineDegradedImages, build_pipeline
+from .patches import crop_box, random_flips, to_tensor
+from .sources import ImageSource, MemorySource, open_source, without_extension
 from .splits import apply_cutoff, apply_standard_split
 
 ON_SITE = "on_site"
@@ -55,6 +57,9 @@ class PairedParams:
     )
     metadata_list: str | None = option(None, help="text file with one metadata name per line (instead of metadata)")
     cache: bool = option(False, help="decode the set's images once and keep them in memory (small sets only)")
+    online_degradations: bool = option(
+        False, help="make LR from hr while training with the [data.online_pipeline] operations (no lr folder)"
+    )
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,6 @@ def strip_scale_suffix(stem: str, scale: int) -> str:
     """``babyx4`` -> ``baby`` at scale 4 (benchmark LR files carry the scale in their names)."""
     suffix = f"x{scale}"
     return stem[: -len(suffix)] if stem.lower().endswith(suffix) and len(stem) > len(suffix) else stem
-
-
-def without_extension(name: str) -> str:
-    """``sub/baby.png`` -> ``sub/baby``."""
-    folder, _, base = name.rpartition("/")
-    return (folder + "/" if folder else "") + (base.rsplit(".", 1)[0] if "." in base else base)
 
 
 def stem_candidates(name: str, scale: int) -> list[str]:
@@ -131,37 +130,6 @@ def pair_sources(lr: ImageSource, selected: list[int], hr: ImageSource | None, i
                                 f"{lw * scale}x{lh * scale} (LR {lw}x{lh} x{scale}); upscale the LR images again")
         pairs.append(Pair(lr.names[index], index, hr_index, interp_index, (lh, lw)))
     return pairs
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """``H x W x C`` uint8 array to a contiguous ``C x H x W`` uint8 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-
-
-def crop_box(size: tuple[int, int], crop: int, rng: np.random.Generator | None) -> Box:
-    """A ``crop`` x ``crop`` region of an image of ``size``: random, or centred when ``rng`` is None."""
-    h, w = size
-    if rng is None:
-        top, left = (h - crop) // 2, (w - crop) // 2
-    else:
-        top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-    return top, left, crop, crop
-
-
-def random_flips(images: list[np.ndarray | None], rng: np.random.Generator) -> list[np.ndarray | None]:
-    """Apply one random draw of horizontal flip, vertical flip and transpose to every image."""
-    hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, size=3))
-    out = []
-    for im in images:
-        if im is not None:
-            if hflip:
-                im = im[:, ::-1]
-            if vflip:
-                im = im[::-1]
-            if transpose:
-                im = im.transpose(1, 0, 2)
-        out.append(im)
-    return out
 
 
 class PairedImages(Dataset):
@@ -284,9 +252,11 @@ def load_metadata(params: PairedParams, ctx: DatasetContext, lr: ImageSource, pa
     return build_table(table, names, images, key)
 
 
-def build_paired(params: PairedParams, ctx: DatasetContext) -> PairedImages:
+def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
     """The ``paired`` dataset factory: select, pair and check the images, load their metadata."""
     where = set_where(ctx)
+    if params.online_degradations:
+        return build_online(params, ctx, where)
     if params.lr is None:
         raise DataError(f"{where}.lr: missing required key (folder of low-resolution images)")
     if params.hr is None and ctx.needs_hr:
@@ -316,6 +286,34 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> PairedImages:
     train = ctx.split == "train"
     return PairedImages(lr, hr, interp, pairs, ctx.scale, params.crop, params.random_augment and train,
                         params.repeat if train else 1, metadata)
+
+
+def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> OnlineDegradedImages:
+    """A set whose LR images the online pipeline makes from its HR images."""
+    for key in ("lr", "lr_interp", "degradation_metadata"):
+        if getattr(params, key) is not None:
+            raise ConfigError(f"{where}.{key}: not used with online_degradations, which makes LR images (and their "
+                              f"metadata) from hr; remove one of them")
+    if "lr_interp" in ctx.inputs:
+        raise ConfigError(f"{where}.online_degradations: the model takes pre-upscaled LR (lr_interp), which online "
+                          f"degradation does not make; degrade the set with rumpy degrade instead")
+    if params.hr is None:
+        raise DataError(f"{where}.hr: missing required key (folder of high-resolution images to degrade)")
+    names = requested_metadata(params, ctx, where)
+    pipeline = build_pipeline(ctx.online_pipeline, ctx.scale, Path(ctx.base_dir), where)
+    hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search)
+    selected = select_images(hr.names, params, ctx.split, where)
+    if params.cache:
+        hr = MemorySource(hr, selected)
+    train = ctx.split == "train"
+    dataset = OnlineDegradedImages(hr, selected, pipeline, ctx.scale, params.crop, params.random_augment and train,
+                                   params.repeat if train else 1, names, where)
+    for index, size in zip(selected, dataset.lr_sizes):
+        if params.crop and min(size) < params.crop:
+            h, w = hr.size(index)
+            raise DataError(f"{hr.label(index)}: image is {w}x{h}, too small for {where}.crop = {params.crop} "
+                            f"at x{ctx.scale}; lower crop or remove the image")
+    return dataset
 
 
 def resolve(base: Path, value: str) -> Path:

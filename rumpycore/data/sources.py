@@ -26,6 +26,12 @@ SITE_METADATA_FILES = ("degradation_metadata.csv", "qpi_slices.csv")
 """Metadata files looked for beside the LR images, in order (the second is the original's legacy name)."""
 
 
+def without_extension(name: str) -> str:
+    """``sub/baby.png`` -> ``sub/baby``."""
+    folder, _, base = name.rpartition("/")
+    return (folder + "/" if folder else "") + (base.rsplit(".", 1)[0] if "." in base else base)
+
+
 class ImageSource(Protocol):
     """A named, ordered collection of images."""
 

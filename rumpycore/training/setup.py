@@ -45,7 +45,7 @@ def build_datasets(config: RunConfig) -> DataBundle:
 
     def build(entry, split: str) -> Dataset:
         ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr,
-                             inputs)
+                             inputs, config.data.online_pipeline)
         return entry.dataset.spec.build(entry.params, ctx)
 
     train_sets = [build(s, "train") for s in config.training_sets]
