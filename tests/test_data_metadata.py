@@ -3,7 +3,6 @@ training statistics, errors before training, and a metadata model trained end to
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -96,7 +95,8 @@ def test_metadata_model_trains_on_normalised_metadata(test_models, tiny_config, 
 CSV_MISTAKES = {
     "missing column": (("blur_sigma",), None, "has no column 'blur_sigma'"),
     "missing row": (None, dict(drop="sunhays_003"), "sunhays_003.png: no row for this image in"),
-    "not a number": (None, dict(cell=("sunhays_002", "0-blur-sigma", "big")), "column 0-blur-sigma: 'big' is not a number"),
+    "not a number": (None, dict(cell=("sunhays_002", "0-blur-sigma", "big")),
+                     "column 0-blur-sigma: 'big' is not a number"),
     "nan": (None, dict(cell=("sunhays_002", "0-blur-sigma", "nan")), "value nan is not a finite number"),
     "empty cell": (None, dict(cell=("sunhays_002", "0-blur-sigma", "")), "'' is not a number"),
     "ragged list": (None, dict(cell=("sunhays_004", "0-blur-blur_kernel", "[1, 2]")),

@@ -139,7 +139,8 @@ def pack(out: Path, sources: Mapping[str, ImageSource], metadata_text: str | Non
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"{out}: could not be written ({exc.strerror or exc}); free disk space or fix permissions") from None
+        raise DataError(f"{out}: could not be written ({exc.strerror or exc}); free disk space or fix "
+                        f"permissions") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

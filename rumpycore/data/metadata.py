@@ -186,7 +186,8 @@ class MetadataScaling:
     maximum: np.ndarray
 
     @classmethod
-    def from_training(cls, dims: Mapping[str, int], tables: Sequence[np.ndarray], normalization: str) -> "MetadataScaling":
+    def from_training(cls, dims: Mapping[str, int], tables: Sequence[np.ndarray],
+                      normalization: str) -> "MetadataScaling":
         """Statistics of the training sets' raw values (``tables``: one images x values array each)."""
         values = np.concatenate([np.asarray(t, dtype=np.float64) for t in tables], axis=0)
         if values.shape[0] == 0:

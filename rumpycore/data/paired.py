@@ -3,7 +3,9 @@
 Each of ``lr``, ``hr`` and ``lr_interp`` is a folder of image files or a file packed by
 ``rumpy pack`` (see :mod:`rumpycore.data.sources`). Building a set selects its images
 (``cutoff`` or the ``name`` split), pairs them by name, checks every size from the headers
-and loads the metadata the model needs, so every problem is reported before training.
+and loads the metadata the model needs, so every problem is reported before training. A
+set with ``online_degradations`` makes its LR images from ``hr`` instead (see
+:mod:`rumpycore.data.online`).
 """
 
 from __future__ import annotations
@@ -135,9 +137,10 @@ def pair_sources(lr: ImageSource, selected: list[int], hr: ImageSource | None, i
 class PairedImages(Dataset):
     """LR/HR pairs read per access (only the cropped region when a source allows), augmented per sample.
 
-    Items: ``name`` (the LR image's relative path without extension), ``lr`` and ``hr`` (uint8 ``3 x h x w`` / ``3 x H x W``), ``gray`` (the
-    target was a grayscale file), ``lr_interp`` when the model takes it, and ``metadata``
-    (raw float32 values) when the model uses metadata.
+    Items: ``name`` (the LR image's relative path without extension), ``lr`` and ``hr``
+    (uint8 ``3 x h x w`` / ``3 x H x W``), ``gray`` (the target was a grayscale file),
+    ``lr_interp`` when the model takes it, and ``metadata`` (raw float32 values) when the
+    model uses metadata.
     """
 
     def __init__(self, lr: ImageSource, hr: ImageSource | None, interp: ImageSource | None, pairs: list[Pair],
