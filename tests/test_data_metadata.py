@@ -3,7 +3,6 @@ training statistics, errors before training, and a metadata model trained end to
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
