@@ -59,6 +59,16 @@ class TrainingConfig:
         None, min=1, help="stop after this many evaluations without improvement of early_stopping_metric"
     )
     early_stopping_metric: str = option("val-loss", help="summary column watched by early stopping")
+    precision: Literal["auto", "fp32", "tf32", "bf16", "fp16"] = option(
+        "auto", help="training arithmetic: auto = bf16 on a GPU, fp32 on the CPU (evaluation is always fp32)"
+    )
+    channels_last: bool | None = option(None, help="NHWC layout for images and convolutions (default: on a GPU)")
+    compile: bool = option(False, help="compile the training forward pass with torch.compile")
+    compile_backend: str = option("inductor", help="torch.compile backend (inductor; aot_eager for debugging)")
+    cuda_graph: bool = option(False, help="capture the whole training step in a CUDA graph and replay it")
+    optimizer_impl: Literal["auto", "default", "foreach", "fused"] = option(
+        "auto", help="Adam implementation (auto = fused on a GPU)"
+    )
     skip_nonfinite: bool = option(
         False, help="skip batches whose loss is NaN/inf instead of stopping (costs a sync per step on GPUs)"
     )

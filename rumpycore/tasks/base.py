@@ -38,8 +38,10 @@ class Task(Protocol):
 
     name: str
 
-    def to_device(self, batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-        """Move a loader batch to the device and convert it (uint8 images to float in [0, 1])."""
+    def to_device(self, batch: Mapping[str, Any], device: torch.device,
+                  memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
+        """Move a loader batch to the device and convert it there (uint8 images to float in [0, 1],
+        in ``memory_format``)."""
 
     def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
         """Call the model with the inputs it declared."""
@@ -48,5 +50,6 @@ class Task(Protocol):
         """The training loss of a batch."""
 
     def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor]) -> EvalResult:
+                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor],
+                 memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
         """Evaluate on every eval set; ``gather`` concatenates per-image values across processes."""

@@ -26,11 +26,13 @@ class SISRTask:
         self.num_samples = num_samples
         self.image_input = image_input  # "lr_interp" for models that take the LR image upscaled to the HR size
 
-    def to_device(self, batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    def to_device(self, batch: Mapping[str, Any], device: torch.device,
+                  memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
         out = dict(batch)
         for key in ("lr", "hr", "lr_interp"):
             if key in batch:
-                out[key] = batch[key].to(device, non_blocking=True).float().div_(255.0)
+                image = batch[key].to(device, non_blocking=True).float().div_(255.0)
+                out[key] = image.contiguous(memory_format=memory_format)
         if "metadata" in batch:
             out["metadata"] = batch["metadata"].to(device, non_blocking=True).float()
         return out
@@ -44,15 +46,20 @@ class SISRTask:
         return torch.nn.functional.l1_loss(output.float(), batch["hr"])
 
     def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor]) -> EvalResult:
-        """Per-image L1 and metrics on every eval set; reported per set (when several) and together."""
+                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor],
+                 memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
+        """Per-image L1 and metrics on every eval set; reported per set (when several) and together.
+
+        Evaluation runs in full precision whatever the training precision, so that 8-bit
+        metrics are not disturbed by bf16/fp16 rounding of the outputs.
+        """
         per_set: dict[str, dict[str, list[torch.Tensor]]] = {}
         samples: list[Sample] = []
         for set_id, loader in loaders.items():
             columns: dict[str, list[torch.Tensor]] = {"loss": []}
             columns.update({name: [] for name in metrics})
             for raw in loader:
-                batch = self.to_device(raw, device)
+                batch = self.to_device(raw, device, memory_format)
                 output = run_model(batch).float()
                 target = batch["hr"]
                 columns["loss"].append((output - target).abs().flatten(1).mean(dim=1))

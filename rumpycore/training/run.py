@@ -15,6 +15,8 @@ from ..lock import ExperimentLock
 from ..loggers.base import LoggerContext, LoggerGroup
 from . import checkpoint as ckpt
 from .devices import resolve_device
+from .speed import apply_backend_flags
+from .speed import resolve as speed_settings
 from .distributed import Distributed, from_environment, local_rank_from_environment, relaunch_under_torchrun, shutdown
 from .setup import (
     build_datasets,
@@ -75,18 +77,20 @@ def train(config: RunConfig, relaunch_argv: list[str] | None = None) -> TrainRes
 
 def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     plan = experiment.plan(config.save_loc, config.experiment, config.training)
+    speed = speed_settings(config.training, device, dict(config.model.spec.unsupported), ddp.enabled)
+    apply_backend_flags(speed, device)
     data = build_datasets(config)
     seed_everything(config.training.seed)
-    model = build_model(config, data.metadata_dims).to(device)
+    model = build_model(config, data.metadata_dims).to(device, memory_format=speed.memory_format)
     loaders = build_loaders(config, data, device, ddp.rank, ddp.world)
-    optimizer = build_optimizer(config, model)
+    optimizer = build_optimizer(config, model, speed, device)
     scheduler, interval = build_scheduler(config, optimizer, len(loaders.train))
     resolved = config.resolved()
     trainer = Trainer(
         config, plan, model=model, task=build_task(config), optimizer=optimizer, scheduler=scheduler,
         scheduler_interval=interval, loaders=loaders, metrics=build_metrics(config, device), device=device,
         loggers=_loggers(config, plan, resolved) if ddp.is_main else LoggerGroup([]), state=RunState(),
-        resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp,
+        resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp, speed=speed,
     )
     if plan.resume_checkpoint is not None:
         trainer.load_state_dict(ckpt.load(plan.resume_checkpoint, map_location=device), plan.resume_checkpoint)

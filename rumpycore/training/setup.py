@@ -16,6 +16,7 @@ from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loade
 from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.sisr import SISRTask
+from .speed import SpeedSettings, optimizer_kwargs
 
 
 @dataclass
@@ -112,12 +113,19 @@ def build_task(config: RunConfig) -> SISRTask:
     raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
 
 
-def build_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters."""
+def build_optimizer(config: RunConfig, model: torch.nn.Module, speed: SpeedSettings | None = None,
+                    device: torch.device | None = None) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters, with the implementation the speed settings ask for.
+
+    For CUDA-graph capture the learning rate is a device tensor, so scheduler updates reach
+    the replayed step.
+    """
     o = config.optimizer
+    speed = speed or SpeedSettings()
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=config.general.lr, betas=(o.beta_1, o.beta_2), eps=o.eps,
-                            weight_decay=o.weight_decay)
+    lr = torch.tensor(config.general.lr, device=device) if speed.cuda_graph else config.general.lr
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta_1, o.beta_2), eps=o.eps, weight_decay=o.weight_decay,
+                            **optimizer_kwargs(speed))
 
 
 def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):

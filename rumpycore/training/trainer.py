@@ -29,6 +29,8 @@ from . import checkpoint as ckpt
 from .distributed import Distributed
 from .history import best_row, direction_lookup, evaluations_without_improvement
 from .interrupt import StopSignals, TrainingInterrupted
+from .speed import SpeedSettings
+from .steps import EagerStep, GraphStep
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Trainer:
                  optimizer: torch.optim.Optimizer, scheduler: Any, scheduler_interval: str,
                  loaders: Any, metrics: Mapping[str, Any], device: torch.device, loggers: LoggerGroup,
                  state: RunState, resolved_config: dict, metric_directions: Mapping[str, bool],
-                 ddp: Distributed | None = None) -> None:
+                 ddp: Distributed | None = None, speed: SpeedSettings | None = None) -> None:
         self.config = config
         self.plan = plan
         self.model = model
@@ -71,13 +73,22 @@ class Trainer:
         self.loaders = loaders
         self.metrics = metrics
         self.loggers = loggers
-        # forward passes in training go through the DDP wrapper, which averages gradients across ranks
+        self.speed = speed or SpeedSettings()
+        # forward passes in training go through the DDP wrapper, which averages gradients across
+        # ranks, and through torch.compile when asked; evaluation uses the plain module
         self.net = self._wrap(model)
+        if self.speed.compile:
+            self.net = torch.compile(self.net, backend=self.speed.compile_backend)
         self.state = state
         self.resolved_config = resolved_config
         self.higher_is_better = direction_lookup(metric_directions)
-        self.grad_clip = config.general.grad_clip or None
         self.skip_nonfinite = config.training.skip_nonfinite
+        step_type = GraphStep if self.speed.cuda_graph else EagerStep
+        self.step = step_type(
+            lambda batch: task.forward(self.net, batch), task.loss,
+            [p for p in model.parameters() if p.requires_grad], optimizer, scheduler, scheduler_interval == "batch",
+            config.general.grad_clip or None, self.speed, device,
+            skip_if=self._nonfinite_ranks if self.skip_nonfinite else None)
         self.progress: EpochProgress | None = None
         self.resume_progress: EpochProgress | None = None
         self.signals: StopSignals | None = None
@@ -106,6 +117,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "precision": self.step.state_dict(),
             "rng": ckpt.rng_state(),
             "history": [dict(row) for row in self.state.history],
             "loggers": self.loggers.state_dict(),
@@ -128,6 +140,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        self.step.load_state_dict(state.get("precision", {}))
         ckpt.restore_rng_state(state["rng"])
         in_place = self.plan.branch_name is None
         epoch = int(state["epoch"])
@@ -245,7 +258,8 @@ class Trainer:
                     raise TrainingInterrupted(self.signals.requested) from None  # workers got the signal too
                 raise
             waited = time.perf_counter() - waited
-            loss, applied = self._step(self.task.to_device(raw, self.device))
+            loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
+            self.state.step += applied
             if applied:
                 progress.loss_sum += loss.detach().double()
                 progress.batches += 1
@@ -271,23 +285,6 @@ class Trainer:
             self.scheduler.step()
         progress.loss_sum, progress.batches = float(totals[0]), int(totals[1])
         return progress
-
-    def _step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, bool]:
-        """One optimisation step; returns the loss and whether the update was applied."""
-        output = self.task.forward(self.net, batch)
-        loss = self.task.loss(output, batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.skip_nonfinite and self._nonfinite_ranks(loss):
-            self.optimizer.zero_grad(set_to_none=True)
-            return loss, False
-        if self.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
-        if self.scheduler is not None and self.scheduler_interval == "batch":
-            self.scheduler.step()
-        self.state.step += 1
-        return loss, True
 
     def _nonfinite_ranks(self, loss: torch.Tensor) -> bool:
         """Whether any rank's loss is NaN or infinite (a host synchronisation)."""
@@ -316,7 +313,7 @@ class Trainer:
         self.model.eval()
         try:
             return self.task.evaluate(lambda batch: self.task.forward(self.model, batch), self.loaders.evals,
-                                      self.metrics, self.device, self.ddp.gather)
+                                      self.metrics, self.device, self.ddp.gather, self.speed.memory_format)
         finally:
             self.model.train()
 
