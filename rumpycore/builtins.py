@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .data.paired import PairedParams, build_paired
 from .hookspecs import hookimpl
-from .loggers.console import ConsoleLogger
+from .loggers.aim_tracker import AimParams, build_aim
+from .loggers.console import ConsoleLogger, ConsoleParams
 from .loggers.plots import PlotLogger
 from .loggers.samples import SampleLogger
 from .loggers.summary import SummaryLogger
@@ -42,7 +43,8 @@ def register_schedulers(register):
 
 @hookimpl
 def register_loggers(register):
-    register(LoggerSpec("console", lambda p, ctx: ConsoleLogger(ctx), summary="progress bars and epoch tally"))
+    register(LoggerSpec("console", ConsoleLogger, ConsoleParams, summary="progress bars and epoch tally"))
     register(LoggerSpec("summary", lambda p, ctx: SummaryLogger(ctx), summary="result_outputs/summary.csv"))
     register(LoggerSpec("plots", lambda p, ctx: PlotLogger(ctx), summary="loss and metric plots (PNG, PDF)"))
     register(LoggerSpec("samples", lambda p, ctx: SampleLogger(ctx), summary="eval sample images per epoch"))
+    register(LoggerSpec("aim", build_aim, AimParams, summary="Aim run: hyper-parameters, statistics, system metrics"))

@@ -59,6 +59,9 @@ class TrainingConfig:
         None, min=1, help="stop after this many evaluations without improvement of early_stopping_metric"
     )
     early_stopping_metric: str = option("val-loss", help="summary column watched by early stopping")
+    skip_nonfinite: bool = option(
+        False, help="skip batches whose loss is NaN/inf instead of stopping (costs a sync per step on GPUs)"
+    )
     overwrite_data: bool = option(False, help="allow a new run to replace an existing experiment")
     branch_root: str | None = option(None, help="branch sub-folder to resume from and save into")
     new_branch: bool = option(False, help="resume into a new branch folder")
@@ -139,7 +142,7 @@ class MetricChoice:
 
 @dataclass
 class LoggerChoice:
-    """An extra logger named in ``[training] loggers`` with its validated settings."""
+    """A logger enabled for the run (by its option or ``[training] loggers``) with its settings."""
 
     name: str
     logger: Registered[LoggerSpec]
@@ -459,15 +462,30 @@ def resolve_metrics(names: list[str], metric_params: Mapping[str, Any], task: Ta
     return choices
 
 
+def enabled_logger_names(training: TrainingConfig) -> list[str]:
+    """Loggers of a run: console and summary always, plots/samples/aim by their options, then extras."""
+    names = ["console", "summary"]
+    if training.logging == "visual":
+        names.append("plots")
+    if training.save_samples:
+        names.append("samples")
+    if training.aim_track:
+        names.append("aim")
+    return names
+
+
 def _loggers(training: TrainingConfig) -> list[LoggerChoice]:
     registry = logger_registry()
-    choices = []
-    for i, name in enumerate(training.loggers):
-        entry = registry.get(name, f"training.loggers[{i}]")
-        choices.append(LoggerChoice(entry.spec.name, entry, None))
+    choices: list[LoggerChoice] = []
+    requested = [(name, "") for name in enabled_logger_names(training)]
+    requested += [(name, f"training.loggers[{i}]") for i, name in enumerate(training.loggers)]
+    for name, where in requested:
+        entry = registry.get(name, where)
+        if not any(c.name.lower() == entry.spec.name.lower() for c in choices):
+            choices.append(LoggerChoice(entry.spec.name, entry, None))
     for key in training.logger_params:
         if not any(c.name.lower() == key.lower() for c in choices):
-            raise ConfigError(f"training.logger_params.{key}: {key} is not in training.loggers")
+            raise ConfigError(f"training.logger_params.{key}: logger {key} is not enabled for this run")
     for choice in choices:
         table = next((t for k, t in training.logger_params.items() if k.lower() == choice.name.lower()), {})
         if not isinstance(table, Mapping):

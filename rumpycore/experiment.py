@@ -8,6 +8,7 @@ Layout of ``<experiment_save_loc>/<experiment>/`` (and of every branch inside it
     result_outputs/...               plots, epoch_<N>_samples/
     saved_models/train_model_<N>.pt  one checkpoint per epoch
     saved_models/best.pt             link to the best epoch's checkpoint
+    saved_models/interrupted_after_<N>.pt   state saved by Ctrl-C/SIGTERM during epoch N+1
     <branch>/                        the same structure for a branch
 
 Planning (:func:`plan`) only reads; nothing is created until :meth:`ExperimentPlan.create`.
@@ -32,6 +33,11 @@ CHECKPOINT = re.compile(r"^train_model_(\d+)\.pt$")
 def checkpoint_name(epoch: int) -> str:
     """File name of the checkpoint saved after ``epoch``."""
     return f"train_model_{epoch}.pt"
+
+
+def interrupted_name(epoch: int) -> str:
+    """File name of the state saved when a run stopped on a signal after completing ``epoch``."""
+    return f"interrupted_after_{epoch}.pt"
 
 
 def saved_epochs(folder: Path) -> list[int]:
@@ -139,6 +145,10 @@ def plan(save_loc: Path, experiment: str, training) -> ExperimentPlan:
         raise ConfigError(f"training.continue_from_epoch: experiment folder {base} does not exist; nothing to resume")
     own = saved_epochs(base)
     if resume == "last":
+        last = own[-1] if own else 0
+        interrupted = base / MODELS / interrupted_name(last)
+        if interrupted.is_file():
+            return ExperimentPlan(root, base, last, interrupted, None, f"config_from_epoch_{last + 1}.toml", False)
         if not own:
             raise ConfigError(f"training.continue_from_epoch: no checkpoints in {base / MODELS}; nothing to resume")
         epoch = own[-1]

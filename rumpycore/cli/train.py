@@ -54,7 +54,17 @@ def train(**options) -> None:
     from ..training.run import train as run_training
 
     config = load_config(**options)
-    result = run_training(config)
+    args = sys.argv[1:]
+    relaunch = ["train", *(args[1:] if args[:1] == ["train"] else args)]
+    result = run_training(config, relaunch)
+    if not result.is_main:
+        return
+    if result.status == "interrupted":
+        saved = result.saved_state or f"{result.folder}/saved_models/train_model_{result.epoch}.pt"
+        click.echo(f"rumpy: stopped by {result.stopped_by} after epoch {result.epoch}; state saved in {saved}; "
+                   f"resume with: rumpy train --parameters {options['parameters']} --continue_from_epoch last",
+                   err=True)
+        sys.exit(143 if result.stopped_by == "SIGTERM" else 130)
     if result.status == "early-stopped":
         click.echo(f"rumpy: stopped early after epoch {result.epoch}; results in {result.folder}", err=True)
     else:

@@ -57,19 +57,22 @@ class TrainSampler(Sampler):
         self.rank = rank
         self.world = world
         self.epoch = 1
+        self.skip = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose order and sample seeds are produced next."""
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch produced next, leaving out its first ``skip`` samples of this rank
+        (used to resume in the middle of an epoch)."""
         self.epoch = epoch
+        self.skip = skip
 
     def __len__(self) -> int:
-        return -(-self.size // self.world)
+        return max(-(-self.size // self.world) - self.skip, 0)
 
     def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int]]]:
         order = np.random.default_rng((self.seed, self.epoch)).permutation(self.size)
-        per_rank = len(self)
+        per_rank = -(-self.size // self.world)
         padded = np.resize(order, per_rank * self.world)  # repeats the start so every rank gets as many
-        for index in padded[self.rank :: self.world]:
+        for index in padded[self.rank :: self.world][self.skip :]:
             yield int(index), (self.seed, self.epoch, int(index))
 
 

@@ -53,7 +53,10 @@ class Logger:
 
     ``run_start`` must return quickly; ``batch_end`` receives the loss as a device tensor so
     a logger decides itself when a host synchronisation is worth it. ``run_id`` in
-    :class:`RunInfo` stays the same across resumes of one folder, so trackers can continue a run.
+    :class:`RunInfo` stays the same across resumes of one folder. A logger that must remember
+    something across a resume (a tracker's run id) may define ``state_dict()`` and
+    ``load_state_dict(state)``: the state is stored in every checkpoint and handed back when a
+    run resumes in the same folder.
     """
 
     def run_start(self, info: RunInfo) -> None:
@@ -117,3 +120,13 @@ class LoggerGroup(Logger):
 
     def run_end(self, status):
         self._emit("run_end", status)
+
+    def state_dict(self) -> dict:
+        """State of every logger that keeps some (e.g. a tracker's run id), by logger name."""
+        return {name: logger.state_dict() for name, logger in self.loggers if hasattr(logger, "state_dict")}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Give each logger the state it saved in the checkpoint being resumed."""
+        for name, logger in self.loggers:
+            if name in state and hasattr(logger, "load_state_dict"):
+                logger.load_state_dict(state[name])

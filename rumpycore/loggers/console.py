@@ -5,14 +5,22 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
+from ..params import option
 from .base import Logger, LoggerContext
 
 REFRESH_SECONDS = 0.5
-LOG_SECONDS = 60.0
+
+
+@dataclass
+class ConsoleParams:
+    """``[training.logger_params.console]``."""
+
+    log_seconds: float = option(60.0, min=0.0, help="seconds between progress lines when stderr is not a terminal")
 
 
 def tally(epoch: int, target: int, row: Mapping[str, float]) -> str:
@@ -31,17 +39,17 @@ class ConsoleLogger(Logger):
     """An epoch bar, a batch bar (running loss, data-wait share, it/s) and a line per epoch.
 
     On a terminal the bars redraw in place; in a log file a progress line is written every
-    ``LOG_SECONDS`` instead. The running loss is read from the device only when the display
+    ``log_seconds`` instead. The running loss is read from the device only when the display
     refreshes, so the training loop is not synchronised every batch.
     """
 
-    def __init__(self, ctx: LoggerContext) -> None:
+    def __init__(self, params: ConsoleParams, ctx: LoggerContext) -> None:
         self.epochs: tqdm | None = None
         self.batches: tqdm | None = None
         self.target = 0
         self.num_batches = 0
         self.bars = sys.stderr.isatty()
-        self.interval = REFRESH_SECONDS if self.bars else LOG_SECONDS
+        self.interval = REFRESH_SECONDS if self.bars else params.log_seconds
 
     def run_start(self, info):
         self.target = info.target_epoch

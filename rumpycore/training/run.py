@@ -12,9 +12,9 @@ from ..atomic import atomic_write_text
 from ..config import RunConfig
 from ..data.loaders import seed_everything
 from ..loggers.base import LoggerContext, LoggerGroup
-from ..plugins import logger_registry
 from . import checkpoint as ckpt
 from .devices import resolve_device
+from .distributed import Distributed, from_environment, local_rank_from_environment, relaunch_under_torchrun, shutdown
 from .setup import (
     build_datasets,
     build_loaders,
@@ -35,16 +35,14 @@ class TrainResult:
     status: str
     folder: Path
     epoch: int
+    is_main: bool = True
+    stopped_by: str | None = None
+    saved_state: str | None = None
 
 
 def _loggers(config: RunConfig, plan: experiment.ExperimentPlan, resolved: dict) -> LoggerGroup:
     training = config.training
-    names = ["console", "summary"]
-    if training.logging == "visual":
-        names.append("plots")
-    if training.save_samples:
-        names.append("samples")
-    aim_home = Path(training.aim_home) if training.aim_home else config.save_loc
+    aim_home = Path(training.aim_home).expanduser() if training.aim_home else config.save_loc
     if not aim_home.is_absolute():
         aim_home = config.base_dir / aim_home
     ctx = LoggerContext(
@@ -52,40 +50,52 @@ def _loggers(config: RunConfig, plan: experiment.ExperimentPlan, resolved: dict)
         config=resolved, task=config.task, save_loc=config.save_loc, aim_home=aim_home,
         metric_directions=metric_directions(config),
     )
-    registry = logger_registry()
-    built = []
-    for name in names:
-        spec = registry.get(name).spec
-        built.append((name, spec.build(spec.params(), ctx)))
-    for choice in config.loggers:
-        if choice.name not in names:
-            built.append((choice.name, choice.logger.spec.build(choice.params, ctx)))
-    return LoggerGroup(built)
+    return LoggerGroup([(c.name, c.logger.spec.build(c.params, ctx)) for c in config.loggers])
 
 
-def train(config: RunConfig) -> TrainResult:
-    """Validate everything that can fail, then create the experiment folder and train."""
-    device = resolve_device(config.training.gpu, config.training.sp_gpu)
+def train(config: RunConfig, relaunch_argv: list[str] | None = None) -> TrainResult:
+    """Validate everything that can fail, then create the experiment folder and train.
+
+    With ``gpu = "multiple"`` outside a ``torchrun`` launch, the command re-runs itself under
+    ``torchrun`` (one process per GPU) with ``relaunch_argv``.
+    """
+    training = config.training
+    local_rank = local_rank_from_environment()
+    if training.gpu in ("multiple", "multi") and local_rank is None:
+        relaunch_under_torchrun(relaunch_argv or [])
+        return TrainResult("launched", config.save_loc / config.experiment, training.target_epoch, is_main=False)
+    device = resolve_device(training.gpu, training.sp_gpu, local_rank)
+    ddp = from_environment(device)
+    try:
+        return _train(config, device, ddp)
+    finally:
+        shutdown(ddp)
+
+
+def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     plan = experiment.plan(config.save_loc, config.experiment, config.training)
     data = build_datasets(config)
     seed_everything(config.training.seed)
     model = build_model(config, data.metadata_dims).to(device)
-    loaders = build_loaders(config, data, device)
+    loaders = build_loaders(config, data, device, ddp.rank, ddp.world)
     optimizer = build_optimizer(config, model)
     scheduler, interval = build_scheduler(config, optimizer, len(loaders.train))
     resolved = config.resolved()
     trainer = Trainer(
         config, plan, model=model, task=build_task(config), optimizer=optimizer, scheduler=scheduler,
         scheduler_interval=interval, loaders=loaders, metrics=build_metrics(config, device), device=device,
-        loggers=_loggers(config, plan, resolved), state=RunState(), resolved_config=resolved,
-        metric_directions=metric_directions(config),
+        loggers=_loggers(config, plan, resolved) if ddp.is_main else LoggerGroup([]), state=RunState(),
+        resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp,
     )
     if plan.resume_checkpoint is not None:
         trainer.load_state_dict(ckpt.load(plan.resume_checkpoint, map_location=device), plan.resume_checkpoint)
-    plan.create()
-    atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
+    if ddp.is_main:
+        plan.create()
+        atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
+    ddp.barrier()
     status = trainer.fit()
-    return TrainResult(status, plan.folder, trainer.state.epoch)
+    return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by,
+                       trainer.interrupted_state)
 
 
 def parameter_count(config: RunConfig) -> int:

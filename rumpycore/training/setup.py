@@ -122,12 +122,15 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
     workers = config.data.dataloader_threads
     workers = default_workers() if workers is None else workers
     pin = device.type == "cuda"
-    if config.data.drop_last_training_batch and len(data.train) < config.data.batch_size * world:
+    if config.data.batch_size % world:
+        raise ConfigError(f"data.batch_size: {config.data.batch_size} is not divisible by the {world} processes; "
+                          f"the batch is split evenly across them")
+    if config.data.drop_last_training_batch and len(data.train) < config.data.batch_size:
         raise ConfigError(
             f"data.batch_size: {config.data.batch_size} is larger than the {len(data.train)} training images "
             f"while drop_last_training_batch is set; lower batch_size"
         )
-    train = train_loader(data.train, config.data.batch_size, workers, config.training.seed, pin,
+    train = train_loader(data.train, config.data.batch_size // world, workers, config.training.seed, pin,
                          config.data.drop_last_training_batch, rank, world)
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
