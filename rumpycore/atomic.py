@@ -18,6 +18,15 @@ import torch
 from .errors import UserError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -31,25 +40,61 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class _RecordingFile:
+    """A file wrapper that remembers the first OSError of a write.
+
+    Writers such as ``torch.save`` turn an OSError from the file into a RuntimeError with an
+    unhelpful message; the recorded error lets us report the real cause (e.g. disk full).
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Call ``write(file)`` on a temporary file, then atomically replace ``path`` with it."""
+    """Call ``write(file)`` on a temporary file, then atomically replace ``path`` with it.
+
+    A failed write (disk full, no permission) is a one-line UserError; the previous file
+    stays as it was and no temporary file is left behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give the usual permissions
         with os.fdopen(fd, "wb") as handle:
-            write(handle)
+            recording = _RecordingFile(handle)
+            try:
+                write(recording)
+            except RuntimeError:
+                if recording.error is None:
+                    raise
+                raise recording.error from None
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except OSError as exc:
-        Path(tmp_name).unlink(missing_ok=True)
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
         raise UserError(
-            f"{path}: could not be written ({exc.strerror or exc}); free disk space or fix permissions, "
+            f"{path}: could not be written ({exc.strerror or exc}); free disk space or fix permissions; "
             f"the previous version is unchanged"
         ) from None
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 

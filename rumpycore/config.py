@@ -240,7 +240,8 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"{path}: config file not found; check the --parameters path")
     try:
         return toml.load(path)
-    except (toml.TomlDecodeError, UnicodeDecodeError) as exc:
+    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError, TypeError, ValueError) as exc:
+        # the toml package reports some malformed input with plain IndexError/TypeError
         raise ConfigError(f"{path}: not valid TOML ({' '.join(str(exc).split())}); fix the syntax") from None
 
 

@@ -110,11 +110,18 @@ class ExperimentPlan:
         return self.models / checkpoint_name(epoch)
 
     def create(self) -> None:
-        """Create the folders (after removing the old experiment when overwriting)."""
+        """Create the folders (after removing the old experiment when overwriting).
+
+        Temporary files left by a run that was killed in the middle of a write are removed;
+        the caller holds the folder's lock, so no other run can be writing them.
+        """
         if self.replace_existing and self.folder.exists():
             shutil.rmtree(self.folder)
         self.results.mkdir(parents=True, exist_ok=True)
         self.models.mkdir(parents=True, exist_ok=True)
+        for folder in (self.folder, self.results, self.models):
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
 
 
 def plan(save_loc: Path, experiment: str, training) -> ExperimentPlan:

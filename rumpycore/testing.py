@@ -2,7 +2,7 @@
 
 Use from a plugin's tests with ``pytest_plugins = ["rumpycore.testing"]`` in a conftest.
 Images come from the SR benchmark folder named by the environment variable
-``RUMPY_TEST_DATA`` (default: ``../shared/data`` beside the rumpy checkout).
+``RUMPY_TEST_DATA`` (default: the first ``shared/data`` found beside the rumpy checkout or above it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """The benchmark image folder used by tests."""
     configured = os.environ.get("RUMPY_TEST_DATA")
-    path = Path(configured) if configured else REPO.parent / "shared" / "data"
+    candidates = [Path(configured)] if configured else [folder / "shared" / "data" for folder in REPO.parents]
+    path = next((c for c in candidates if (c / "Set5" / "HR").is_dir()), candidates[0])
     if not (path / "Set5" / "HR").is_dir():
         raise RuntimeError(f"test images not found at {path}; set RUMPY_TEST_DATA to the benchmark data folder")
     return path

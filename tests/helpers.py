@@ -24,3 +24,15 @@ def assert_one_line_error(code: int, stderr: str, *expected: str) -> None:
     assert "Traceback" not in stderr
     for text in expected:
         assert text in lines[0], lines[0]
+
+
+def assert_stopped_with_error(code: int, stderr: str, *expected: str) -> None:
+    """A run that failed after training started: exit code 2, the progress printed so far,
+    then exactly one error line (the last), no traceback."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("rumpy: error:")]
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    assert len(errors) == 1 and lines[-1] == errors[0], stderr
+    for text in expected:
+        assert text in errors[0], errors[0]

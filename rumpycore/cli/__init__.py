@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import UserError
+from .degrade import degrade
 from .eval import evaluate_command
 from .listing import list_models, plugins
 from .train import check, train, train_options
@@ -28,6 +29,7 @@ def cli() -> None:
 
 cli.add_command(train)
 cli.add_command(check)
+cli.add_command(degrade)
 cli.add_command(list_models)
 cli.add_command(plugins)
 cli.add_command(evaluate_command)

@@ -11,6 +11,7 @@ from .. import experiment
 from ..atomic import atomic_write_text
 from ..config import RunConfig
 from ..data.loaders import seed_everything
+from ..lock import ExperimentLock
 from ..loggers.base import LoggerContext, LoggerGroup
 from . import checkpoint as ckpt
 from .devices import resolve_device
@@ -89,11 +90,17 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     )
     if plan.resume_checkpoint is not None:
         trainer.load_state_dict(ckpt.load(plan.resume_checkpoint, map_location=device), plan.resume_checkpoint)
+    lock = ExperimentLock(plan.folder)
     if ddp.is_main:
-        plan.create()
-        atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
-    ddp.barrier()
-    status = trainer.fit()
+        lock.acquire()
+    try:
+        if ddp.is_main:
+            plan.create()
+            atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
+        ddp.barrier()
+        status = trainer.fit()
+    finally:
+        lock.release()
     return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by,
                        trainer.interrupted_state)
 

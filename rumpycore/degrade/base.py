@@ -1,0 +1,87 @@
+"""The shape every degradation operation has: typed parameters, metadata columns, one step."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..params import parse
+
+Metadata = dict[str, float | list[float]]
+
+# Settings of the original rumpy's operations that have no counterpart here, with the reason,
+# so a config copied from the original gets an explanation rather than "unknown key".
+ORIGINAL_ONLY_KEYS = {
+    "normalize_metadata": "metadata is always recorded in original units; the data loader normalises it",
+    "restrict_metadata": "metadata is always recorded; choose the columns a model uses in its data set",
+    "request_kernel_metadata": "blur always records its parameters",
+    "request_pca_kernels": "blur always records the PCA code blur_kernel",
+    "device": "operations run on the CPU; use data loader workers for speed",
+    "random_scale": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
+    "scale_range": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
+}
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What an operation needs besides its own parameter table."""
+
+    where: str
+    """Dotted config path of the table (``deg_configs.<id>``), used in error messages."""
+    suffix: str
+    """Appended to the metadata columns: empty for the first operation of a kind, ``_2``, ``_3`` after."""
+    scale: int | None
+    """The top-level scale (``--scale``), if one was given."""
+    base_dir: Path
+    """Folder that relative paths in the table are relative to."""
+
+
+class Operation(ABC):
+    """One degradation step: ``uint8 H x W x 3`` image in, image and metadata out.
+
+    Subclasses declare ``name`` (the pipeline name) and ``Params`` (a params dataclass),
+    and implement :meth:`metadata_dims` and :meth:`apply`.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+
+    def __init__(self, params: Any, context: BuildContext) -> None:
+        self.params = params
+        self.suffix = context.suffix
+
+    @classmethod
+    def build(cls, raw: dict[str, Any], context: BuildContext) -> Operation:
+        """Validate the operation's table and build it; mistakes are ConfigErrors naming the key."""
+        for key in raw:
+            reason = ORIGINAL_ONLY_KEYS.get(str(key).lower())
+            if reason:
+                raise ConfigError(f"{context.where}.{key}: a setting of the original rumpy that rumpy degrade "
+                                  f"does not have ({reason}); remove it")
+        return cls(parse(cls.Params, raw, context.where), context)
+
+    def column(self, stem: str) -> str:
+        """The metadata column ``stem`` of this operation (``blur_sigma``, ``blur_sigma_2``, ...)."""
+        return stem + self.suffix
+
+    @abstractmethod
+    def metadata_dims(self) -> dict[str, int]:
+        """Metadata columns this operation records, in order, with their number of values."""
+
+    @abstractmethod
+    def apply(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:
+        """Degrade a ``uint8 H x W x 3`` image; return the uint8 result and what was applied."""
+
+    def settings(self) -> dict[str, Any]:
+        """The resolved parameters (defaults filled in), as they would be written in a config."""
+        return {key: value for key, value in dataclasses.asdict(self.params).items() if value is not None}
+
+    def files(self) -> dict[str, bytes]:
+        """Files to write beside the degraded images (name -> content)."""
+        return {}
