@@ -442,29 +442,38 @@ def _data_sets(tables: dict, where: str) -> list[DataSet]:
 
 
 def _metrics(training: TrainingConfig, task: Task) -> list[MetricChoice]:
+    return resolve_metrics(training.metrics, training.metric_params, task, "training.")
+
+
+def resolve_metrics(names: list[str], metric_params: Mapping[str, Any], task: Task,
+                    where: str = "") -> list[MetricChoice]:
+    """Look up metric names, validate their ``metric_params`` tables and run their checks.
+
+    ``where`` prefixes the keys named in errors (``"training."`` for a training config).
+    """
     registry = metric_registry()
     choices = []
     seen = set()
-    for i, name in enumerate(training.metrics):
-        entry = registry.get(name, f"training.metrics[{i}]")
+    for i, name in enumerate(names):
+        entry = registry.get(name, f"{where}metrics[{i}]")
         if entry.spec.task != task:
             raise ConfigError(
-                f"training.metrics[{i}]: {entry.spec.name} measures {entry.spec.task} outputs, "
+                f"{where}metrics[{i}]: {entry.spec.name} measures {entry.spec.task} outputs, "
                 f"but the model is a {task} model"
             )
         if entry.spec.name.lower() in seen:
-            raise ConfigError(f"training.metrics[{i}]: {entry.spec.name} is listed twice")
+            raise ConfigError(f"{where}metrics[{i}]: {entry.spec.name} is listed twice")
         seen.add(entry.spec.name.lower())
         choices.append(MetricChoice(entry.spec.name, entry, None))
-    for key, table in training.metric_params.items():
+    for key, table in metric_params.items():
         match = [c for c in choices if c.name.lower() == key.lower()]
         if not match:
-            raise ConfigError(f"training.metric_params.{key}: {key} is not in training.metrics")
+            raise ConfigError(f"{where}metric_params.{key}: {key} is not in {where}metrics")
         if not isinstance(table, Mapping):
-            raise ConfigError(f"training.metric_params.{key}: expected a table, got {table!r}")
+            raise ConfigError(f"{where}metric_params.{key}: expected a table, got {table!r}")
     for choice in choices:
-        table = next((t for k, t in training.metric_params.items() if k.lower() == choice.name.lower()), {})
-        choice.params = P.parse(choice.metric.spec.params, table, f"training.metric_params.{choice.name}")
+        table = next((t for k, t in metric_params.items() if k.lower() == choice.name.lower()), {})
+        choice.params = P.parse(choice.metric.spec.params, table, f"{where}metric_params.{choice.name}")
         if choice.metric.spec.check is not None:
             choice.metric.spec.check(choice.params)
     return choices
