@@ -91,6 +91,7 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
         scheduler_interval=interval, loaders=loaders, metrics=build_metrics(config, device), device=device,
         loggers=_loggers(config, plan, resolved) if ddp.is_main else LoggerGroup([]), state=RunState(),
         resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp, speed=speed,
+        metadata_info=data.metadata_info,
     )
     if plan.resume_checkpoint is not None:
         trainer.load_state_dict(ckpt.load(plan.resume_checkpoint, map_location=device), plan.resume_checkpoint)

@@ -60,7 +60,8 @@ class Trainer:
                  optimizer: torch.optim.Optimizer, scheduler: Any, scheduler_interval: str,
                  loaders: Any, metrics: Mapping[str, Any], device: torch.device, loggers: LoggerGroup,
                  state: RunState, resolved_config: dict, metric_directions: Mapping[str, bool],
-                 ddp: Distributed | None = None, speed: SpeedSettings | None = None) -> None:
+                 ddp: Distributed | None = None, speed: SpeedSettings | None = None,
+                 metadata_info: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.plan = plan
         self.model = model
@@ -74,6 +75,7 @@ class Trainer:
         self.metrics = metrics
         self.loggers = loggers
         self.speed = speed or SpeedSettings()
+        self.metadata_info = dict(metadata_info or {})
         # forward passes in training go through the DDP wrapper, which averages gradients across
         # ranks, and through torch.compile when asked; evaluation uses the plain module
         self.net = self._wrap(model)
@@ -122,6 +124,7 @@ class Trainer:
             "history": [dict(row) for row in self.state.history],
             "loggers": self.loggers.state_dict(),
             "config": self.resolved_config,
+            "metadata": self.metadata_info,
             "versions": {"rumpycore": __version__, provider.distribution: provider.version},
         }
 
