@@ -91,7 +91,7 @@ def test_metadata_model_trains_on_normalised_metadata(test_models, tiny_config, 
     assert evaluation == pytest.approx([(1.0 - 0.5) / 2.5, (4.0 - 0.5) / 2.5])
     stored = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt", weights_only=True)
     assert stored["metadata"]["normalization"] == "minmax"  # checkpoints record how metadata was scaled
-    assert list(stored["metadata"]["dims"]) == ["blur_kernel", "sigma", "noise_sigma"]
+    assert stored["metadata"]["dims"] == {"blur_kernel": 3, "sigma": 1}
 
 
 CSV_MISTAKES = {
