@@ -191,9 +191,6 @@ class Trainer:
         """Train to the target epoch (or a stop); returns ``finished``, ``early-stopped`` or ``interrupted``."""
         target = self.config.training.target_epoch
         start = self.state.epoch + 1
-        if start > target:
-            raise ConfigError(f"training.num_epochs: {target} is not beyond the resumed epoch {self.state.epoch}; "
-                              f"raise num_epochs to train further")
         self.loggers.run_start(RunInfo(
             start_epoch=start, target_epoch=target, history=list(self.state.history),
             resumed_from=self.state.epoch or None,
