@@ -51,6 +51,7 @@ class EpochProgress:
     batches: int = 0
     loss_sum: torch.Tensor | float = 0.0
     skipped: int = 0
+    data_wait: float = 0.0
 
 
 class Trainer:
@@ -219,6 +220,7 @@ class Trainer:
     def _run_epoch(self, epoch: int, target: int) -> None:
         started = time.perf_counter()
         progress = self._train_epoch(epoch)
+        trained = time.perf_counter()
         row: dict[str, float] = {"epoch": epoch, "train-loss": progress.loss_sum / max(progress.batches, 1),
                                  "learning-rate": float(self.optimizer.param_groups[0]["lr"])}
         if progress.skipped:
@@ -228,6 +230,8 @@ class Trainer:
             row.update(result.stats)
             if result.samples and self.config.training.save_samples:
                 self.loggers.samples(epoch, result.samples)
+        row["train-time"] = trained - started
+        row["data-wait-time"] = progress.data_wait
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
@@ -258,6 +262,7 @@ class Trainer:
                     raise TrainingInterrupted(self.signals.requested) from None  # workers got the signal too
                 raise
             waited = time.perf_counter() - waited
+            progress.data_wait += waited
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
             self.state.step += applied
             if applied:
