@@ -10,6 +10,7 @@ from .loggers.plots import PlotLogger
 from .loggers.samples import SampleLogger
 from .loggers.summary import SummaryLogger
 from .metrics.fidelity import FidelityParams, build_psnr, build_ssim
+from .metrics.perceptual import LPIPSParams, build_lpips, check_lpips
 from .specs import DatasetSpec, LoggerSpec, MetricSpec, SchedulerSpec
 from .training import schedulers as sch
 
@@ -26,6 +27,8 @@ def register_metrics(register):
                         summary="peak signal-to-noise ratio (dB), 8-bit, MATLAB Y channel, border shaved"))
     register(MetricSpec("SSIM", build_ssim, higher_is_better=True, params=FidelityParams,
                         summary="structural similarity, 11x11 Gaussian window, MATLAB Y channel"))
+    register(MetricSpec("LPIPS", build_lpips, higher_is_better=False, params=LPIPSParams, check=check_lpips,
+                        summary="learned perceptual similarity (AlexNet or VGG, lpips package), RGB in [-1, 1]"))
 
 
 @hookimpl

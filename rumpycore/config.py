@@ -20,6 +20,7 @@ from .errors import ConfigError, UserError
 from .params import option
 from .plugins import (
     Registered,
+    host,
     dataset_registry,
     logger_registry,
     metric_registry,
@@ -126,6 +127,12 @@ class DataConfig:
     drop_last_training_batch: bool = option(False, help="drop the last incomplete training batch")
     task_type: Literal["sr", "sisr", "classification", "regression"] | None = option(
         None, help="the original's task selector; the model's task decides, this must agree"
+    )
+    online_pipeline: dict | None = option(
+        None, help="operations (as for rumpy degrade) that sets with online_degradations apply to their HR images"
+    )
+    metadata_normalization: Literal["minmax", "none"] = option(
+        "minmax", help="scale each metadata value to [0, 1] over the training sets ('minmax'), or keep it raw"
     )
     training_sets: dict = option(help="one [data.training_sets.<id>] table per training set")
     eval_sets: dict = option(help="one [data.eval_sets.<id>] table per eval set")
@@ -343,6 +350,7 @@ def validate(raw: dict, path: Path) -> RunConfig:
     if not isinstance(name, str) or not name:
         raise ConfigError("model.name: missing required key (run 'rumpy list-models' to see the choices)")
     model = model_registry().get(name, "model.name")
+    host().report_failures()
     general, model_params = _split_internal_params(
         _table(model_raw, "internal_params", "model.", required=False), model.spec
     )
@@ -436,29 +444,38 @@ def _data_sets(tables: dict, where: str) -> list[DataSet]:
 
 
 def _metrics(training: TrainingConfig, task: Task) -> list[MetricChoice]:
+    return resolve_metrics(training.metrics, training.metric_params, task, "training.")
+
+
+def resolve_metrics(names: list[str], metric_params: Mapping[str, Any], task: Task,
+                    where: str = "") -> list[MetricChoice]:
+    """Look up metric names, validate their ``metric_params`` tables and run their checks.
+
+    ``where`` prefixes the keys named in errors (``"training."`` for a training config).
+    """
     registry = metric_registry()
     choices = []
     seen = set()
-    for i, name in enumerate(training.metrics):
-        entry = registry.get(name, f"training.metrics[{i}]")
+    for i, name in enumerate(names):
+        entry = registry.get(name, f"{where}metrics[{i}]")
         if entry.spec.task != task:
             raise ConfigError(
-                f"training.metrics[{i}]: {entry.spec.name} measures {entry.spec.task} outputs, "
+                f"{where}metrics[{i}]: {entry.spec.name} measures {entry.spec.task} outputs, "
                 f"but the model is a {task} model"
             )
         if entry.spec.name.lower() in seen:
-            raise ConfigError(f"training.metrics[{i}]: {entry.spec.name} is listed twice")
+            raise ConfigError(f"{where}metrics[{i}]: {entry.spec.name} is listed twice")
         seen.add(entry.spec.name.lower())
         choices.append(MetricChoice(entry.spec.name, entry, None))
-    for key, table in training.metric_params.items():
+    for key, table in metric_params.items():
         match = [c for c in choices if c.name.lower() == key.lower()]
         if not match:
-            raise ConfigError(f"training.metric_params.{key}: {key} is not in training.metrics")
+            raise ConfigError(f"{where}metric_params.{key}: {key} is not in {where}metrics")
         if not isinstance(table, Mapping):
-            raise ConfigError(f"training.metric_params.{key}: expected a table, got {table!r}")
+            raise ConfigError(f"{where}metric_params.{key}: expected a table, got {table!r}")
     for choice in choices:
-        table = next((t for k, t in training.metric_params.items() if k.lower() == choice.name.lower()), {})
-        choice.params = P.parse(choice.metric.spec.params, table, f"training.metric_params.{choice.name}")
+        table = next((t for k, t in metric_params.items() if k.lower() == choice.name.lower()), {})
+        choice.params = P.parse(choice.metric.spec.params, table, f"{where}metric_params.{choice.name}")
         if choice.metric.spec.check is not None:
             choice.metric.spec.check(choice.params)
     return choices

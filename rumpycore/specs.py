@@ -63,6 +63,7 @@ class ModelSpec:
     task: Task = "sisr"
     scales: tuple[int, ...] = (2, 3, 4)
     inputs: tuple[str, ...] = ()
+    online_pipeline: Mapping[str, Any] | None = None
     metadata: Callable[[Any], Sequence[str]] | None = None
     summary: str = ""
     unsupported: Mapping[str, str] = field(default_factory=dict)
@@ -73,7 +74,10 @@ class DatasetContext:
     """What a dataset factory learns from the run.
 
     ``base_dir`` is the folder of the config file: relative paths are resolved against it.
-    ``metadata`` lists the metadata columns the model needs from each item.
+    ``metadata`` lists the metadata columns the model needs from each item. ``inputs`` are
+    the model's extra image inputs (``ModelSpec.inputs``): with ``"lr_interp"``, items must
+    carry ``"lr_interp"``, the LR image upscaled to the HR size. ``online_pipeline`` is the
+    ``[data.online_pipeline]`` table (if any), for sets that degrade HR images on the fly.
     """
 
     set_id: str
@@ -83,6 +87,8 @@ class DatasetContext:
     base_dir: Any
     metadata: tuple[str, ...] = ()
     needs_hr: bool = True
+    inputs: tuple[str, ...] = ()
+    online_pipeline: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,12 @@ class DatasetSpec:
 
     ``build(params, context)`` returns a ``torch.utils.data.Dataset`` whose items are dicts
     with ``"lr"`` (uint8 tensor ``3 x h x w``), ``"hr"`` (uint8 ``3 x H x W``, SISR), ``"name"``
-    (str) and, when metadata was asked for, ``"metadata"`` (float32 vector). Training items
-    are fetched with a key ``(index, seed)`` that seeds the random crop and augmentation, so
-    every sample is reproducible whatever worker loads it; evaluation items with an int.
+    (str) and, when metadata was asked for, ``"metadata"`` (float32 vector of raw values)
+    plus a ``metadata_dims`` attribute (name -> values per image) and a ``metadata_values()``
+    method (all images' raw vectors, images x values) from which the core computes the
+    normalisation. Training items are fetched with a key ``(index, seed)`` that seeds the
+    random crop and augmentation, so every sample is reproducible whatever worker loads it;
+    evaluation items with an int.
     """
 
     name: str

@@ -12,7 +12,9 @@ import click
 from .. import __version__
 from ..errors import UserError
 from .degrade import degrade
+from .eval import evaluate_command
 from .listing import list_models, plugins
+from .pack import pack
 from .train import check, train, train_options
 
 
@@ -31,6 +33,8 @@ cli.add_command(check)
 cli.add_command(degrade)
 cli.add_command(list_models)
 cli.add_command(plugins)
+cli.add_command(pack)
+cli.add_command(evaluate_command)
 
 
 def run(command: click.Command, argv: list[str] | None = None, prog_name: str = "rumpy") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -13,6 +14,16 @@ from ..errors import DataError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 _DIGITS = re.compile(r"(\d+)")
+
+_PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk type and its CRC: the last 8 bytes of a PNG
+_JPEG_END = b"\xff\xd9"  # the EOI marker
+_TAIL_SEARCH = 65536  # bytes searched for an end marker when a file has trailing data after it
+
+
+# Modes with a well-defined 8-bit RGB meaning; float or exotic colour spaces are refused
+# rather than silently clipped.
+SUPPORTED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+                   "I", "I;16", "I;16B", "I;16L", "I;16N"}
 
 
 def natural_key(text: str) -> list:
@@ -34,32 +45,80 @@ def list_images(folder: Path, where: str, recursive: bool = False) -> list[Path]
 
 
 def image_header(path: Path) -> tuple[int, int, str]:
-    """``(width, height, mode)`` read from the file header, without decoding pixels."""
+    """``(width, height, mode)`` read from the file header, without decoding pixels.
+
+    Also checks that the file is complete (see :func:`check_complete`), so a file cut short
+    by an interrupted copy is reported here, before training, rather than in a loader worker.
+    """
     try:
         if path.stat().st_size == 0:
             raise DataError(f"{path}: empty file; replace or remove it")
         with Image.open(path) as im:
-            return im.width, im.height, im.mode
+            width, height, mode, kind = im.width, im.height, im.mode, im.format
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}); replace or remove it") from None
+    if mode not in SUPPORTED_MODES:
+        raise DataError(f"{path}: pixel mode {mode} is not an 8/16-bit gray, palette or colour image; "
+                        f"save it as 8-bit RGB or grayscale")
+    check_complete(path, kind)
+    return width, height, mode
+
+
+def check_complete(path: Path, kind: str | None) -> None:
+    """Raise a DataError if a PNG, JPEG, BMP or WebP file is shorter than its format says.
+
+    Reads only the end of the file (or, for BMP and WebP, the size recorded in the header):
+    a PNG must end with its IEND chunk, a JPEG with the EOI marker (trailing bytes after
+    them, which some cameras write, are allowed). Other formats are checked when decoded.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if kind in ("PNG", "JPEG"):
+            marker = _PNG_END if kind == "PNG" else _JPEG_END
+            handle.seek(max(0, size - _TAIL_SEARCH))
+            complete = marker in handle.read()
+            what = "the PNG IEND chunk" if kind == "PNG" else "the JPEG end-of-image marker"
+        elif kind in ("BMP", "WEBP"):
+            head = handle.read(12)
+            if kind == "BMP":
+                expected = int.from_bytes(head[2:6], "little")
+            else:
+                expected = int.from_bytes(head[4:8], "little") + 8
+            complete = size >= expected
+            what = f"the {expected} bytes its header announces"
+        else:
+            return
+    if not complete:
+        raise DataError(f"{path}: file is truncated (missing {what}); copy it again or remove it")
 
 
 def load_rgb(path: Path) -> tuple[np.ndarray, bool]:
     """Decode an image to an ``H x W x 3`` uint8 RGB array.
 
     Returns the array and whether the file was grayscale (metrics compare grayscale images
-    on their gray values, as the published benchmark numbers do). RGBA and palette images
-    are converted to RGB; 16-bit images are reduced to 8 bits.
+    on their gray values, as the published benchmark numbers do). RGBA, LA and palette
+    images are converted to RGB (alpha dropped); 16-bit images are rounded to 8 bits.
     """
     try:
         with Image.open(path) as im:
             im.load()
             gray = im.mode in ("L", "LA", "I", "I;16", "I;16B", "I;16L", "1")
-            if im.mode in ("I", "I;16", "I;16B", "I;16L"):
+            if im.mode.startswith("I;16"):
+                im = _to_8bit(np.asarray(im, dtype=np.float64), 65535.0)
+            elif im.mode == "I":
+                # 32-bit integer images come from 16-bit files in some readers; 8-bit content stays as is
                 array = np.asarray(im, dtype=np.float64)
-                peak = 65535.0 if array.max() > 255 else 255.0
-                im = Image.fromarray(np.round(array * (255.0 / peak)).astype(np.uint8), mode="L")
+                im = _to_8bit(array, 65535.0 if array.max() > 255 else 255.0)
             rgb = im.convert("RGB")
             return np.asarray(rgb, dtype=np.uint8), gray
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {exc}); replace or remove it") from None
+
+
+def _to_8bit(array: np.ndarray, peak: float) -> Image.Image:
+    return Image.fromarray(np.round(np.clip(array, 0, peak) * (255.0 / peak)).astype(np.uint8), mode="L")
+
+
+def relative_name(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` with '/' separators (how images are named everywhere)."""
+    return Path(os.path.relpath(path, folder)).as_posix()

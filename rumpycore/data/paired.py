@@ -1,4 +1,12 @@
-"""Paired LR/HR image folders: the core's default dataset type (``type = "paired"``)."""
+"""Paired LR/HR images: the core's default dataset type (``type = "paired"``).
+
+Each of ``lr``, ``hr`` and ``lr_interp`` is a folder of image files or a file packed by
+``rumpy pack`` (see :mod:`rumpycore.data.sources`). Building a set selects its images
+(``cutoff`` or the ``name`` split), pairs them by name, checks every size from the headers
+and loads the metadata the model needs, so every problem is reported before training. A
+set with ``online_degradations`` makes its LR images from ``hr`` instead (see
+:mod:`rumpycore.data.online`).
+"""
 
 from __future__ import annotations
 
@@ -10,134 +18,152 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..params import option
 from ..specs import DatasetContext
-from .images import image_header, list_images, load_rgb
+from .metadata import MetadataTable, build_table, read_metadata_csv
+from .online import OnlineDegradedImages, build_pipeline
+from .patches import crop_box, random_flips, to_tensor
+from .sources import ImageSource, MemorySource, open_source, without_extension
+from .splits import apply_cutoff, apply_standard_split
+
+ON_SITE = "on_site"
 
 
 @dataclass
 class PairedParams:
     """Keys of a ``type = "paired"`` set table."""
 
-    lr: str | None = option(None, help="folder of low-resolution images")
-    hr: str | None = option(None, help="folder of high-resolution images, matched to LR by file name")
+    lr: str | None = option(None, help="folder (or packed .h5 file) of low-resolution images")
+    hr: str | None = option(None, help="folder (or packed .h5 file) of high-resolution images, matched to LR by name")
+    lr_interp: str | None = option(
+        None, help="folder (or packed .h5 file) of LR images upscaled to the HR size, for models that take them"
+    )
+    name: str | None = option(
+        None, help="standard dataset whose split to use: div2k, flickr2k, set5, set14, b100, bsd100, urban100, "
+                   "manga109, celeba"
+    )
     crop: int | None = option(None, min=1, help="LR patch size; the HR patch is crop*scale at the aligned position")
     random_augment: bool = option(False, help="random flips and 90-degree rotations, same for LR and HR")
-    cutoff: int | list[int] | None = option(None, min=0, help="n: the first n images; [a, b]: images a..b-1")
+    cutoff: int | list[int] | None = option(
+        None, min=0, help="n: the first n images; [a, b]: images a..b-1 (takes priority over name)"
+    )
     recursive_search: bool = option(False, help="also look in sub-folders")
     repeat: int = option(1, min=1, help="training: visit each image this many times per epoch (fresh crops each time)")
+    degradation_metadata: str | None = option(
+        None, aliases=("qpi_values",),
+        help="metadata CSV of the LR images, or 'on_site' for degradation_metadata.csv beside them",
+    )
+    metadata: list[str] | None = option(
+        None, help="metadata names this set offers; must include every name the model uses (default: the model's)"
+    )
+    metadata_list: str | None = option(None, help="text file with one metadata name per line (instead of metadata)")
+    cache: bool = option(False, help="decode the set's images once and keep them in memory (small sets only)")
+    online_degradations: bool = option(
+        False, help="make LR from hr while training with the [data.online_pipeline] operations (no lr folder)"
+    )
 
 
 @dataclass(frozen=True)
 class Pair:
-    """One LR image, its HR partner (if any) and the LR size read from the header."""
+    """One LR image with its partners' indices in their sources, and the LR size from the header."""
 
     name: str
-    lr: Path
-    hr: Path | None
+    lr: int
+    hr: int | None
+    interp: int | None
     lr_size: tuple[int, int]
 
 
-def _stem_without_scale(stem: str, scale: int) -> str:
+def strip_scale_suffix(stem: str, scale: int) -> str:
+    """``babyx4`` -> ``baby`` at scale 4 (benchmark LR files carry the scale in their names)."""
     suffix = f"x{scale}"
     return stem[: -len(suffix)] if stem.lower().endswith(suffix) and len(stem) > len(suffix) else stem
 
 
-def pair_folders(lr_dir: Path, hr_dir: Path | None, scale: int, where: str, recursive: bool = False) -> list[Pair]:
-    """Match LR to HR files by stem (``babyx4.png`` pairs with ``baby.png``) and check sizes.
+def stem_candidates(name: str, scale: int) -> list[str]:
+    """Names without extension an image may go by elsewhere: ``babyx4.png`` -> babyx4, baby."""
+    stem = without_extension(name)
+    folder, _, base = stem.rpartition("/")
+    return list(dict.fromkeys([stem, (folder + "/" if folder else "") + strip_scale_suffix(base, scale)]))
 
-    Reads only image headers. An LR file without HR partner, an unreadable file, or an HR
-    size that is not the LR size times ``scale`` (after MATLAB-style cropping of the HR to a
-    multiple of the scale) is a one-line DataError naming the file.
+
+def _stem_index(source: ImageSource) -> dict[str, int]:
+    stems: dict[str, int] = {}
+    for index, name in enumerate(source.names):
+        stems.setdefault(without_extension(name), index)
+    return stems
+
+
+def _partner(lr: ImageSource, index: int, stems: dict[str, int], other: ImageSource, key: str, scale: int) -> int:
+    for candidate in stem_candidates(lr.names[index], scale):
+        if candidate in stems:
+            return stems[candidate]
+    raise DataError(f"{lr.label(index)}: no {key} image with the same name in {other.describe()}; "
+                    f"add it or remove the LR file")
+
+
+def pair_sources(lr: ImageSource, selected: list[int], hr: ImageSource | None, interp: ImageSource | None,
+                 scale: int, where: str) -> list[Pair]:
+    """Match the selected LR images to HR (and interpolated LR) images by name and check sizes.
+
+    Names match by stem: ``baby.png`` and ``babyx4.png`` (at scale 4) both pair with HR
+    ``baby.png``. HR must be LR x scale after cropping it to a multiple of the scale from
+    the top-left corner (MATLAB's ``modcrop``); interpolated LR must be exactly LR x scale.
+    Only headers are read.
     """
-    lr_files = list_images(lr_dir, f"{where}.lr", recursive)
-    hr_by_stem: dict[str, Path] = {}
-    if hr_dir is not None:
-        for path in list_images(hr_dir, f"{where}.hr", recursive):
-            key = str(path.relative_to(hr_dir).with_suffix(""))
-            hr_by_stem.setdefault(key, path)
+    hr_stems = _stem_index(hr) if hr is not None else {}
+    interp_stems = _stem_index(interp) if interp is not None else {}
     pairs = []
-    for lr in lr_files:
-        rel = lr.relative_to(lr_dir).with_suffix("")
-        lw, lh, _ = image_header(lr)
-        hr = None
-        if hr_dir is not None:
-            key = str(rel)
-            hr = hr_by_stem.get(key) or hr_by_stem.get(str(rel.with_name(_stem_without_scale(rel.name, scale))))
-            if hr is None:
-                raise DataError(f"{lr}: no HR image with the same name in {hr_dir}; add it or remove the LR file")
-            hw, hh, _ = image_header(hr)
+    for index in selected:
+        lh, lw = lr.size(index)
+        hr_index = interp_index = None
+        if hr is not None:
+            hr_index = _partner(lr, index, hr_stems, hr, "HR", scale)
+            hh, hw = hr.size(hr_index)
             if hw // scale != lw or hh // scale != lh:
-                raise DataError(
-                    f"{lr}: LR is {lw}x{lh} but HR {hr.name} is {hw}x{hh}, which is not x{scale}; "
-                    f"check the scale or the files"
-                )
-        pairs.append(Pair(str(rel), lr, hr, (lh, lw)))
+                raise DataError(f"{lr.label(index)}: LR is {lw}x{lh} but HR {hr.names[hr_index]} is {hw}x{hh}, "
+                                f"which is not x{scale}; check the scale or the files")
+        if interp is not None:
+            interp_index = _partner(lr, index, interp_stems, interp, "lr_interp", scale)
+            ih, iw = interp.size(interp_index)
+            if (ih, iw) != (lh * scale, lw * scale):
+                raise DataError(f"{interp.label(interp_index)}: interpolated LR is {iw}x{ih}, expected "
+                                f"{lw * scale}x{lh * scale} (LR {lw}x{lh} x{scale}); upscale the LR images again")
+        pairs.append(Pair(lr.names[index], index, hr_index, interp_index, (lh, lw)))
     return pairs
 
 
-def select(pairs: list[Pair], cutoff: int | list[int] | None, where: str) -> list[Pair]:
-    """Apply ``cutoff``: an int keeps the first n images, ``[a, b]`` keeps images a..b-1."""
-    if cutoff is None:
-        return pairs
-    if isinstance(cutoff, int):
-        chosen = pairs[:cutoff]
-    else:
-        if len(cutoff) != 2 or cutoff[0] >= cutoff[1]:
-            raise DataError(f"{where}.cutoff: expected n or [start, end] with start < end, got {cutoff}")
-        chosen = pairs[cutoff[0] : cutoff[1]]
-    if not chosen:
-        raise DataError(f"{where}.cutoff: {cutoff} selects no images out of {len(pairs)}")
-    return chosen
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """``H x W x C`` uint8 array to a contiguous ``C x H x W`` uint8 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-
-
-def random_patch(lr: np.ndarray, hr: np.ndarray | None, crop: int, scale: int,
-                 rng: np.random.Generator | None, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """An LR patch of ``crop`` pixels and the aligned HR patch (centred when ``rng`` is None)."""
-    h, w = lr.shape[:2]
-    if crop > h or crop > w:
-        raise DataError(f"{name}: image is {w}x{h}, smaller than the crop of {crop}; lower crop or drop the image")
-    if rng is None:
-        top, left = (h - crop) // 2, (w - crop) // 2
-    else:
-        top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-    lr = lr[top : top + crop, left : left + crop]
-    if hr is not None:
-        hr = hr[top * scale : (top + crop) * scale, left * scale : (left + crop) * scale]
-    return lr, hr
-
-
-def random_flips(images: list[np.ndarray | None], rng: np.random.Generator) -> list[np.ndarray | None]:
-    """Apply one random draw of horizontal flip, vertical flip and transpose to every image."""
-    hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, size=3))
-    out = []
-    for im in images:
-        if im is not None:
-            if hflip:
-                im = im[:, ::-1]
-            if vflip:
-                im = im[::-1]
-            if transpose:
-                im = im.transpose(1, 0, 2)
-        out.append(im)
-    return out
-
-
 class PairedImages(Dataset):
-    """LR/HR pairs read from folders, decoded per access, cropped and augmented per sample."""
+    """LR/HR pairs read per access (only the cropped region when a source allows), augmented per sample.
 
-    def __init__(self, pairs: list[Pair], scale: int, crop: int | None, augment: bool, repeat: int = 1) -> None:
+    Items: ``name`` (the LR image's relative path without extension), ``lr`` and ``hr``
+    (uint8 ``3 x h x w`` / ``3 x H x W``), ``gray`` (the target was a grayscale file),
+    ``lr_interp`` when the model takes it, and ``metadata`` (raw float32 values) when the
+    model uses metadata.
+    """
+
+    def __init__(self, lr: ImageSource, hr: ImageSource | None, interp: ImageSource | None, pairs: list[Pair],
+                 scale: int, crop: int | None, augment: bool, repeat: int = 1,
+                 metadata: MetadataTable | None = None) -> None:
+        self.lr = lr
+        self.hr = hr
+        self.interp = interp
         self.pairs = pairs
         self.scale = scale
         self.crop = crop
         self.augment = augment
         self.repeat = repeat
+        self.metadata = metadata
+
+    @property
+    def metadata_dims(self) -> dict[str, int]:
+        """Values per metadata name in each item's ``metadata`` vector, in order."""
+        return dict(self.metadata.dims) if self.metadata is not None else {}
+
+    def metadata_values(self) -> np.ndarray:
+        """Raw metadata of every image (images x values), for the normalisation statistics."""
+        return self.metadata.values
 
     def __len__(self) -> int:
         return len(self.pairs) * self.repeat
@@ -151,47 +177,149 @@ class PairedImages(Dataset):
     def __getitem__(self, key: Any) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)
         rng = np.random.default_rng(seed) if seed is not None else None
-        pair = self.pairs[index % len(self.pairs)]
-        lr, gray = load_rgb(pair.lr)
-        hr = None
-        if pair.hr is not None:
-            hr, _ = load_rgb(pair.hr)
-            h, w = lr.shape[0] * self.scale, lr.shape[1] * self.scale
-            if hr.shape[0] < h or hr.shape[1] < w:
-                raise DataError(f"{pair.hr}: HR is smaller than LR x{self.scale}; check the files")
-            hr = hr[:h, :w]  # MATLAB's modcrop: how the benchmark LR sets were made
-        if self.crop:
-            lr, hr = random_patch(lr, hr, self.crop, self.scale, rng, str(pair.lr))
+        position = index % len(self.pairs)
+        pair = self.pairs[position]
+        lh, lw = pair.lr_size
+        box = crop_box(pair.lr_size, self.crop, rng) if self.crop else None
+        top, left, height, width = box or (0, 0, lh, lw)
+        # HR beyond LR*scale is cut off at the bottom and right: MATLAB's modcrop, as the benchmark LR sets were made
+        hr_box = (top * self.scale, left * self.scale, height * self.scale, width * self.scale)
+        lr, gray = self.lr.read(pair.lr, box)
+        hr = interp = None
+        if self.hr is not None:
+            hr, gray = self.hr.read(pair.hr, hr_box)
+        if self.interp is not None:
+            interp, _ = self.interp.read(pair.interp, hr_box)
         if self.augment and rng is not None:
-            lr, hr = random_flips([lr, hr], rng)
-        item = {"name": pair.name, "lr": to_tensor(lr), "gray": gray}
+            lr, hr, interp = random_flips([lr, hr, interp], rng)
+        item = {"name": without_extension(pair.name), "lr": to_tensor(lr), "gray": gray}
         if hr is not None:
             item["hr"] = to_tensor(hr)
+        if interp is not None:
+            item["lr_interp"] = to_tensor(interp)
+        if self.metadata is not None:
+            item["metadata"] = torch.from_numpy(self.metadata.values[position])
         return item
 
 
-def build_paired(params: PairedParams, ctx: DatasetContext) -> PairedImages:
-    """The ``paired`` dataset factory: scan and pair the folders, then wrap them."""
-    where = f"data.{'training' if ctx.split == 'train' else 'eval'}_sets.{ctx.set_id}"
+def set_where(ctx: DatasetContext) -> str:
+    """The config path of a set's table, for messages (``data.training_sets.div2k``)."""
+    return f"data.{'training' if ctx.split == 'train' else 'eval'}_sets.{ctx.set_id}"
+
+
+def select_images(names: list[str], params: PairedParams, split: str, where: str) -> list[int]:
+    """Indices chosen by ``cutoff`` (which wins) or the ``name`` split; all images otherwise."""
+    if params.cutoff is not None:
+        return apply_cutoff(len(names), params.cutoff, where)
+    if params.name is not None:
+        return apply_standard_split(names, params.name, split, where)
+    return list(range(len(names)))
+
+
+def requested_metadata(params: PairedParams, ctx: DatasetContext, where: str) -> tuple[str, ...]:
+    """The metadata names items carry: the model's, checked against the set's ``metadata`` list."""
+    offered = params.metadata
+    if params.metadata_list is not None:
+        if offered is not None:
+            raise ConfigError(f"{where}.metadata_list: given together with metadata; keep one")
+        offered = _read_name_list(resolve(ctx.base_dir, params.metadata_list), f"{where}.metadata_list")
+    if offered is not None:
+        lowered = {n.lower() for n in offered}
+        for name in ctx.metadata:
+            if name.lower() not in lowered:
+                raise ConfigError(f"{where}.metadata: the model uses '{name}', which this set does not offer "
+                                  f"({', '.join(offered) or 'none'}); add it to the list")
+    return tuple(ctx.metadata)
+
+
+def _read_name_list(path: Path, where: str) -> list[str]:
+    if not path.is_file():
+        raise ConfigError(f"{where}: file {path} does not exist; check the path")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_metadata(params: PairedParams, ctx: DatasetContext, lr: ImageSource, pairs: list[Pair],
+                  names: tuple[str, ...], where: str) -> MetadataTable | None:
+    """The metadata table of the set's images for ``names`` (None when no name is needed)."""
+    if not names:
+        return None
+    key = f"{where}.degradation_metadata"
+    if params.degradation_metadata is None:
+        raise ConfigError(f"{key}: the model uses metadata ({', '.join(names)}); set it to the metadata CSV "
+                          f"or '{ON_SITE}'")
+    if params.degradation_metadata.lower() == ON_SITE:
+        table = lr.site_metadata(key)
+    else:
+        table = read_metadata_csv(resolve(ctx.base_dir, params.degradation_metadata), key)
+    images = [(lr.label(p.lr), [p.name, *stem_candidates(p.name, ctx.scale)]) for p in pairs]
+    return build_table(table, names, images, key)
+
+
+def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
+    """The ``paired`` dataset factory: select, pair and check the images, load their metadata."""
+    where = set_where(ctx)
+    if params.online_degradations:
+        return build_online(params, ctx, where)
     if params.lr is None:
         raise DataError(f"{where}.lr: missing required key (folder of low-resolution images)")
     if params.hr is None and ctx.needs_hr:
         raise DataError(f"{where}.hr: missing required key (folder of high-resolution images)")
-    lr_dir = _resolve(ctx.base_dir, params.lr)
-    hr_dir = _resolve(ctx.base_dir, params.hr) if params.hr is not None else None
-    pairs = pair_folders(lr_dir, hr_dir, ctx.scale, where, params.recursive_search)
-    pairs = select(pairs, params.cutoff, where)
+    takes_interp = "lr_interp" in ctx.inputs
+    if takes_interp and params.lr_interp is None:
+        raise ConfigError(f"{where}.lr_interp: missing required key; the model takes LR images upscaled to "
+                          f"the HR size (e.g. rumpy degrade --pipeline upsample on the LR folder)")
+    names = requested_metadata(params, ctx, where)
+    lr = open_source(params.lr, "lr", ctx.base_dir, where, params.recursive_search)
+    hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search) if params.hr else None
+    interp = (open_source(params.lr_interp, "lr_interp", ctx.base_dir, where, params.recursive_search)
+              if takes_interp else None)
+    selected = select_images(lr.names, params, ctx.split, where)
+    pairs = pair_sources(lr, selected, hr, interp, ctx.scale, where)
     if params.crop:
         for pair in pairs:
             if min(pair.lr_size) < params.crop:
                 h, w = pair.lr_size
-                raise DataError(f"{pair.lr}: image is {w}x{h}, smaller than {where}.crop = {params.crop}; "
+                raise DataError(f"{lr.label(pair.lr)}: image is {w}x{h}, smaller than {where}.crop = {params.crop}; "
                                 f"lower crop or remove the image")
+    metadata = load_metadata(params, ctx, lr, pairs, names, where)
+    if params.cache:
+        lr = MemorySource(lr, [p.lr for p in pairs])
+        hr = MemorySource(hr, [p.hr for p in pairs]) if hr is not None else None
+        interp = MemorySource(interp, [p.interp for p in pairs]) if interp is not None else None
     train = ctx.split == "train"
-    return PairedImages(pairs, ctx.scale, params.crop, params.random_augment and train,
-                        params.repeat if train else 1)
+    return PairedImages(lr, hr, interp, pairs, ctx.scale, params.crop, params.random_augment and train,
+                        params.repeat if train else 1, metadata)
 
 
-def _resolve(base: Path, value: str) -> Path:
+def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> OnlineDegradedImages:
+    """A set whose LR images the online pipeline makes from its HR images."""
+    for key in ("lr", "lr_interp", "degradation_metadata"):
+        if getattr(params, key) is not None:
+            raise ConfigError(f"{where}.{key}: not used with online_degradations, which makes LR images (and their "
+                              f"metadata) from hr; remove one of them")
+    if "lr_interp" in ctx.inputs:
+        raise ConfigError(f"{where}.online_degradations: the model takes pre-upscaled LR (lr_interp), which online "
+                          f"degradation does not make; degrade the set with rumpy degrade instead")
+    if params.hr is None:
+        raise DataError(f"{where}.hr: missing required key (folder of high-resolution images to degrade)")
+    names = requested_metadata(params, ctx, where)
+    pipeline = build_pipeline(ctx.online_pipeline, ctx.scale, Path(ctx.base_dir), where)
+    hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search)
+    selected = select_images(hr.names, params, ctx.split, where)
+    if params.cache:
+        hr = MemorySource(hr, selected)
+    train = ctx.split == "train"
+    dataset = OnlineDegradedImages(hr, selected, pipeline, ctx.scale, params.crop, params.random_augment and train,
+                                   params.repeat if train else 1, names, where)
+    for index, size in zip(selected, dataset.lr_sizes):
+        if params.crop and min(size) < params.crop:
+            h, w = hr.size(index)
+            raise DataError(f"{hr.label(index)}: image is {w}x{h}, too small for {where}.crop = {params.crop} "
+                            f"at x{ctx.scale}; lower crop or remove the image")
+    return dataset
+
+
+def resolve(base: Path, value: str) -> Path:
+    """``value`` as a path, relative ones taken from ``base`` (the config's folder)."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else Path(base) / path

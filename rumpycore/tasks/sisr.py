@@ -21,14 +21,15 @@ class SISRTask:
 
     name = "sisr"
 
-    def __init__(self, uses_metadata: bool, num_samples: int) -> None:
+    def __init__(self, uses_metadata: bool, num_samples: int, image_input: str = "lr") -> None:
         self.uses_metadata = uses_metadata
         self.num_samples = num_samples
+        self.image_input = image_input  # "lr_interp" for models that take the LR image upscaled to the HR size
 
     def to_device(self, batch: Mapping[str, Any], device: torch.device,
                   memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
         out = dict(batch)
-        for key in ("lr", "hr"):
+        for key in ("lr", "hr", "lr_interp"):
             if key in batch:
                 image = batch[key].to(device, non_blocking=True).float().div_(255.0)
                 out[key] = image.contiguous(memory_format=memory_format)
@@ -38,8 +39,8 @@ class SISRTask:
 
     def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
         if self.uses_metadata:
-            return model(batch["lr"], batch["metadata"])
-        return model(batch["lr"])
+            return model(batch[self.image_input], batch["metadata"])
+        return model(batch[self.image_input])
 
     def loss(self, output: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         return torch.nn.functional.l1_loss(output.float(), batch["hr"])

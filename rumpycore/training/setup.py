@@ -4,7 +4,7 @@ is touched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
+from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.sisr import SISRTask
 from .speed import SpeedSettings, optimizer_kwargs
@@ -20,34 +21,52 @@ from .speed import SpeedSettings, optimizer_kwargs
 
 @dataclass
 class DataBundle:
-    """The datasets of a run: training sets concatenated, eval sets by id."""
+    """The datasets of a run: training sets concatenated, eval sets by id.
+
+    ``metadata_info`` is empty when the model uses no metadata; otherwise it is the plain
+    data of :meth:`rumpycore.data.metadata.MetadataScaling.to_dict` (names with their value
+    counts, the normalisation and the training statistics), to be stored with the model so
+    that evaluation feeds it exactly as training did.
+    """
 
     train: ConcatSets
     evals: dict[str, Dataset]
     metadata_dims: dict[str, int]
+    metadata_info: dict[str, Any] = field(default_factory=dict)
 
 
 def build_datasets(config: RunConfig) -> DataBundle:
-    """Build (and thereby scan and check) every training and eval set."""
+    """Build (and thereby scan and check) every training and eval set.
+
+    With metadata, every set's items are normalised with statistics of the training sets.
+    """
     metadata = config.model_metadata
     needs_hr = config.task == "sisr"
+    inputs = tuple(config.model.spec.inputs)
 
     def build(entry, split: str) -> Dataset:
-        ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr)
+        ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr,
+                             inputs, config.data.online_pipeline)
         return entry.dataset.spec.build(entry.params, ctx)
 
-    train = ConcatSets([build(s, "train") for s in config.training_sets])
+    train_sets = [build(s, "train") for s in config.training_sets]
     evals = {s.set_id: build(s, "eval") for s in config.eval_sets}
-    dims = _metadata_dims(config, train, evals)
-    return DataBundle(train, evals, dims)
+    dims = _metadata_dims(config, train_sets, evals)
+    if not dims:
+        return DataBundle(ConcatSets(train_sets), evals, dims)
+    scaling = MetadataScaling.from_training(dims, [d.metadata_values() for d in train_sets],
+                                            config.data.metadata_normalization)
+    train = ConcatSets([ScaledMetadata(d, scaling) for d in train_sets])
+    evals = {sid: ScaledMetadata(d, scaling) for sid, d in evals.items()}
+    return DataBundle(train, evals, dims, scaling.to_dict())
 
 
-def _metadata_dims(config: RunConfig, train: ConcatSets, evals: dict[str, Dataset]) -> dict[str, int]:
+def _metadata_dims(config: RunConfig, train: list[Dataset], evals: dict[str, Dataset]) -> dict[str, int]:
     wanted = config.model_metadata
     if not wanted:
         return {}
     dims: dict[str, int] = {}
-    for where, dataset in [("training", d) for d in train.datasets] + [("eval", d) for d in evals.values()]:
+    for where, dataset in [("training", d) for d in train] + [("eval", d) for d in evals.values()]:
         provided = getattr(dataset, "metadata_dims", {}) or {}
         for name in wanted:
             if name not in provided:
@@ -89,7 +108,8 @@ def metric_directions(config: RunConfig) -> dict[str, bool]:
 def build_task(config: RunConfig) -> SISRTask:
     """The task object for the model's task."""
     if config.task == "sisr":
-        return SISRTask(bool(config.model_metadata), config.training.num_samples)
+        image_input = "lr_interp" if "lr_interp" in config.model.spec.inputs else "lr"
+        return SISRTask(bool(config.model_metadata), config.training.num_samples, image_input)
     raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
 
 
@@ -143,3 +163,19 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
     return Loaders(train, evals)
+
+
+def check_eval_sizes(metrics: dict[str, Any], data: DataBundle, scale: int) -> None:
+    """Let every metric refuse eval images too small to measure, before training starts."""
+    for set_id, dataset in data.evals.items():
+        if not hasattr(dataset, "lr_size"):
+            continue
+        for index in range(len(dataset)):
+            height, width = dataset.lr_size(index)
+            for metric in metrics.values():
+                metric.check_target_size(height * scale, width * scale, _image_name(dataset, set_id, index))
+
+
+def _image_name(dataset: Any, set_id: str, index: int) -> str:
+    pairs = getattr(getattr(dataset, "dataset", dataset), "pairs", None)
+    return f"eval set {set_id}, image {pairs[index].name if pairs is not None else index}"

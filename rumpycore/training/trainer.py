@@ -51,6 +51,7 @@ class EpochProgress:
     batches: int = 0
     loss_sum: torch.Tensor | float = 0.0
     skipped: int = 0
+    data_wait: float = 0.0
 
 
 class Trainer:
@@ -60,7 +61,8 @@ class Trainer:
                  optimizer: torch.optim.Optimizer, scheduler: Any, scheduler_interval: str,
                  loaders: Any, metrics: Mapping[str, Any], device: torch.device, loggers: LoggerGroup,
                  state: RunState, resolved_config: dict, metric_directions: Mapping[str, bool],
-                 ddp: Distributed | None = None, speed: SpeedSettings | None = None) -> None:
+                 ddp: Distributed | None = None, speed: SpeedSettings | None = None,
+                 metadata_info: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.plan = plan
         self.model = model
@@ -74,6 +76,7 @@ class Trainer:
         self.metrics = metrics
         self.loggers = loggers
         self.speed = speed or SpeedSettings()
+        self.metadata_info = dict(metadata_info or {})
         # forward passes in training go through the DDP wrapper, which averages gradients across
         # ranks, and through torch.compile when asked; evaluation uses the plain module
         self.net = self._wrap(model)
@@ -122,6 +125,7 @@ class Trainer:
             "history": [dict(row) for row in self.state.history],
             "loggers": self.loggers.state_dict(),
             "config": self.resolved_config,
+            "metadata": self.metadata_info,
             "versions": {"rumpycore": __version__, provider.distribution: provider.version},
         }
 
@@ -188,9 +192,6 @@ class Trainer:
         """Train to the target epoch (or a stop); returns ``finished``, ``early-stopped`` or ``interrupted``."""
         target = self.config.training.target_epoch
         start = self.state.epoch + 1
-        if start > target:
-            raise ConfigError(f"training.num_epochs: {target} is not beyond the resumed epoch {self.state.epoch}; "
-                              f"raise num_epochs to train further")
         self.loggers.run_start(RunInfo(
             start_epoch=start, target_epoch=target, history=list(self.state.history),
             resumed_from=self.state.epoch or None,
@@ -219,6 +220,7 @@ class Trainer:
     def _run_epoch(self, epoch: int, target: int) -> None:
         started = time.perf_counter()
         progress = self._train_epoch(epoch)
+        trained = time.perf_counter()
         row: dict[str, float] = {"epoch": epoch, "train-loss": progress.loss_sum / max(progress.batches, 1),
                                  "learning-rate": float(self.optimizer.param_groups[0]["lr"])}
         if progress.skipped:
@@ -228,6 +230,8 @@ class Trainer:
             row.update(result.stats)
             if result.samples and self.config.training.save_samples:
                 self.loggers.samples(epoch, result.samples)
+        row["train-time"] = trained - started
+        row["data-wait-time"] = progress.data_wait
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
@@ -258,6 +262,7 @@ class Trainer:
                     raise TrainingInterrupted(self.signals.requested) from None  # workers got the signal too
                 raise
             waited = time.perf_counter() - waited
+            progress.data_wait += waited
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
             self.state.step += applied
             if applied:

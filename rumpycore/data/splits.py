@@ -1,0 +1,92 @@
+"""Which images of a folder a set uses: ``cutoff`` slices, or a standard dataset's split.
+
+Standard splits select images by the number in their file name (``0801.png``,
+``0801x4.png`` and ``000001.jpg`` are images 801, 801 and 1), so they work both on one
+folder holding a whole dataset and on a folder holding only one part of it. Benchmark
+test sets are evaluation-only; using one for training is refused, since that is almost
+always a mistake that inflates the reported numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..errors import ConfigError, DataError
+from ..params import closest
+
+ALL = "all"
+
+# name -> split -> inclusive range of image numbers, or ALL
+STANDARD_SPLITS: dict[str, dict[str, tuple[int, int] | str]] = {
+    "div2k": {"train": (1, 800), "eval": (801, 900)},
+    "flickr2k": {"train": ALL},
+    "set5": {"eval": ALL},
+    "set14": {"eval": ALL},
+    "b100": {"eval": ALL},
+    "bsd100": {"eval": ALL},
+    "urban100": {"eval": ALL},
+    "manga109": {"eval": ALL},
+    # CelebA's official partition (list_eval_partition.txt): 000001-162770 train, 162771-182637
+    # validation; the test images (182638-202599) are never used by training.
+    "celeba": {"train": (1, 162770), "eval": (162771, 182637)},
+}
+
+_LEADING_NUMBER = re.compile(r"\d+")
+
+
+def apply_cutoff(count: int, cutoff: int | Sequence[int], where: str) -> list[int]:
+    """Indices kept by ``cutoff``: n keeps the first n images, ``[a, b]`` keeps images a..b-1."""
+    if isinstance(cutoff, int):
+        chosen = list(range(min(cutoff, count)))
+    else:
+        if len(cutoff) != 2 or cutoff[0] >= cutoff[1]:
+            raise ConfigError(f"{where}.cutoff: expected n or [start, end] with start < end, got {list(cutoff)}")
+        chosen = list(range(cutoff[0], min(cutoff[1], count)))
+    if not chosen:
+        raise DataError(f"{where}.cutoff: {cutoff} selects no images out of {count}")
+    return chosen
+
+
+def apply_standard_split(names: Sequence[str], dataset: str, split: str, where: str) -> list[int]:
+    """Indices of ``names`` in the ``split`` of the standard dataset ``dataset`` (any case)."""
+    splits = STANDARD_SPLITS.get(dataset.lower())
+    if splits is None:
+        suggestion = closest(dataset, STANDARD_SPLITS)
+        hint = f"did you mean {suggestion}? " if suggestion else ""
+        raise ConfigError(
+            f"{where}.name: '{dataset}' has no standard split; {hint}known: {', '.join(STANDARD_SPLITS)} "
+            f"(or remove name to use every image, or set cutoff)"
+        )
+    part = splits.get(split)
+    if part is None:
+        usage = "training" if split == "train" else "evaluation"
+        raise ConfigError(
+            f"{where}.name: {dataset} has no {usage} split (it is for {', '.join(_usage(s) for s in splits)} only); "
+            f"remove name to use every image anyway"
+        )
+    if part == ALL:
+        return list(range(len(names)))
+    first, last = part
+    chosen = [i for i, name in enumerate(names) if first <= _image_number(name, dataset, where) <= last]
+    if not chosen:
+        raise DataError(
+            f"{where}.name: no image numbered {first}-{last} (the {dataset} {split} split) among {len(names)} images; "
+            f"check the folder"
+        )
+    return chosen
+
+
+def _usage(split: str) -> str:
+    return "training" if split == "train" else "evaluation"
+
+
+def _image_number(name: str, dataset: str, where: str) -> int:
+    stem = name.rsplit("/", 1)[-1]
+    match = _LEADING_NUMBER.match(stem)
+    if match is None:
+        raise DataError(
+            f"{where}.name: image {name} has no leading number, so the {dataset} split cannot place it; "
+            f"use cutoff instead"
+        )
+    return int(match.group())

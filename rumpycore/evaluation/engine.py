@@ -1,0 +1,255 @@
+"""``rumpy eval``: super-resolve a folder with baselines and trained models, measure, report.
+
+:func:`prepare` checks everything a user can get wrong (options, folders, image pairs,
+models, checkpoints, metrics, the results folder) without writing a byte; :func:`execute`
+then runs every model over the images and writes the results folder, built under a
+temporary name and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import toml
+import torch
+from torch.utils.data import Dataset
+
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..config import resolve_metrics
+from ..data.images import list_images
+from ..data.loaders import eval_loader
+from ..data.paired import PairedParams, build_paired
+from ..errors import ConfigError, UserError
+from ..loggers.samples import png_bytes, safe_name
+from ..loggers.summary import csv_text
+from ..metrics.fidelity import quantise
+from ..specs import DatasetContext, MetricContext
+from ..tasks.sisr import SISRTask
+from ..training.devices import resolve_device
+from .models import Predictor, build_predictors
+from .options import WHERE, LoadedOptions
+from .report import Panel, compose, crop_box, enlarge, metric_caption
+
+DEFAULT_METRICS = ["PSNR", "SSIM"]
+
+
+@dataclass
+class EvalPlan:
+    """A validated evaluation, ready to run."""
+
+    loaded: LoadedOptions
+    device: torch.device
+    dataset: Dataset
+    metrics: dict[str, Any]
+    predictors: list[Predictor]
+    folder: Path
+
+
+@dataclass
+class EvalSummary:
+    """Where the results went and one summary row per model."""
+
+    folder: Path
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class _Tally:
+    """Per-image metric values and forward times of one model."""
+
+    values: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    images: int = 0
+
+
+def _device(loaded: LoadedOptions) -> torch.device:
+    options = loaded.options
+    if options.gpu and not torch.cuda.is_available():
+        raise ConfigError(f"{WHERE}.gpu: a CUDA GPU was asked for, but none is visible; run without gpu")
+    return resolve_device("single" if options.gpu else "off", options.sp_gpu)
+
+
+def _folder(loaded: LoadedOptions, key: str) -> Path:
+    folder = loaded.path(getattr(loaded.options, key))
+    list_images(folder, f"{WHERE}.{key}")  # a missing or empty folder is named by its key
+    return folder
+
+
+def _dataset(loaded: LoadedOptions, needs_hr: bool) -> Dataset:
+    options = loaded.options
+    lr_dir = _folder(loaded, "lr_dir")
+    hr_dir = _folder(loaded, "hr_dir") if needs_hr else None
+    params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None)
+    ctx = DatasetContext(WHERE, "eval", options.scale, "sisr", loaded.base_dir, (), needs_hr)
+    return build_paired(params, ctx)
+
+
+def _results_folder(loaded: LoadedOptions) -> Path:
+    options = loaded.options
+    name = options.results_name.strip()
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ConfigError(f"{WHERE}.results_name: '{options.results_name}' must be a plain folder name")
+    folder = loaded.path(options.out_loc) / name
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not options.overwrite:
+        raise UserError(f"results folder {folder} already exists; choose another results_name or pass --overwrite")
+    return folder
+
+
+def prepare(loaded: LoadedOptions) -> EvalPlan:
+    """Validate an evaluation completely; nothing is written."""
+    options = loaded.options
+    names = options.metrics if options.metrics is not None else (DEFAULT_METRICS if options.hr_dir else [])
+    if names and options.hr_dir is None:
+        raise ConfigError(f"{WHERE}.metrics: {', '.join(names)} need hr_dir (the high-resolution images); "
+                          f"give hr_dir or leave metrics out")
+    folder = _results_folder(loaded)
+    device = _device(loaded)
+    choices = resolve_metrics(names, options.metric_params, "sisr", f"{WHERE}.")
+    dataset = _dataset(loaded, needs_hr=bool(names))
+    predictors = build_predictors(loaded, device)
+    ctx = MetricContext(scale=options.scale, device=device, channel=options.metric_channel,
+                        crop_border=options.crop_border)
+    metrics = {c.name: c.metric.spec.build(c.params, ctx) for c in choices}
+    return EvalPlan(loaded, device, dataset, metrics, predictors, folder)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``C x H x W`` float image to ``H x W x C`` uint8, rounded as the metrics round."""
+    return quantise(image).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+class _Run:
+    """One pass over the images, every model on every batch."""
+
+    def __init__(self, plan: EvalPlan, out: Path, progress: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.options = plan.loaded.options
+        self.out = out
+        self.progress = progress
+        self.tallies = {p.label: _Tally({name: [] for name in plan.metrics}) for p in plan.predictors}
+        self.comparisons_written = 0
+        self.warm: set[str] = set()
+
+    def _synchronise(self) -> None:
+        if self.plan.device.type == "cuda":
+            torch.cuda.synchronize(self.plan.device)
+
+    def _forward(self, predictor: Predictor, batch: Mapping[str, Any]) -> tuple[torch.Tensor, float]:
+        if predictor.label not in self.warm:  # first call pays one-off costs; keep them out of the timing
+            predictor.run(batch)
+            self.warm.add(predictor.label)
+        self._synchronise()
+        started = time.perf_counter()
+        output = predictor.run(batch)
+        self._synchronise()
+        return output, time.perf_counter() - started
+
+    def batch(self, raw: Mapping[str, Any], task: SISRTask) -> None:
+        batch = task.to_device(raw, self.plan.device)
+        target = batch.get("hr")
+        count = batch["lr"].shape[0]
+        outputs, values = {}, {}
+        for predictor in self.plan.predictors:
+            output, seconds = self._forward(predictor, batch)
+            tally = self.tallies[predictor.label]
+            tally.seconds += seconds
+            tally.images += count
+            values[predictor.label] = {}
+            for name, metric in self.plan.metrics.items():
+                per_image = metric.values(output, target, batch).double().flatten().cpu()
+                tally.values[name].append(per_image)
+                values[predictor.label][name] = per_image
+            for i in range(count):
+                row = {"model": predictor.label, "epoch": predictor.epoch, "image": raw["name"][i]}
+                row.update({name: float(v[i]) for name, v in values[predictor.label].items()})
+                row["ms"] = seconds * 1000.0 / count
+                tally.rows.append(row)
+                if self.options.save_im:
+                    path = self.out / safe_name(predictor.label) / f"{safe_name(raw['name'][i])}.png"
+                    atomic_write_bytes(path, png_bytes(to_uint8(output[i])))
+            outputs[predictor.label] = output
+        limit = self.options.num_image_save
+        for i in range(count):
+            if self.options.comparisons and (limit is None or self.comparisons_written < limit):
+                self._comparison(batch, i, outputs, values)
+                self.comparisons_written += 1
+
+    def _comparison(self, batch: Mapping[str, Any], i: int, outputs: Mapping[str, torch.Tensor],
+                    values: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        scale = self.options.scale
+        lr = batch["lr"][i]
+        top, left, size = crop_box(lr.shape[-2] * scale, lr.shape[-1] * scale, scale)
+        hr_box = (slice(None), slice(top, top + size), slice(left, left + size))
+        lr_box = (slice(None), slice(top // scale, (top + size) // scale), slice(left // scale, (left + size) // scale))
+        panels = [Panel(enlarge(to_uint8(lr[lr_box]), size), ["LR"])]
+        for predictor in self.plan.predictors:
+            label = predictor.label if predictor.epoch is None else f"{predictor.label} (epoch {predictor.epoch})"
+            scores = {name: float(v[i]) for name, v in values[predictor.label].items()}
+            panels.append(Panel(to_uint8(outputs[predictor.label][i][hr_box]), [label, *metric_caption(scores)]))
+        if "hr" in batch:
+            panels.append(Panel(to_uint8(batch["hr"][i][hr_box]), ["HR"]))
+        name = batch["name"][i]
+        image = compose(panels, f"{name}: centre crop of {size}x{size} HR pixels; metrics on the whole image")
+        atomic_write_bytes(self.out / "comparisons" / f"{safe_name(name)}.png", png_bytes(image))
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        """One row per model and image, model by model."""
+        return [row for predictor in self.plan.predictors for row in self.tallies[predictor.label].rows]
+
+    def summary(self) -> list[dict[str, Any]]:
+        rows = []
+        for predictor in self.plan.predictors:
+            tally = self.tallies[predictor.label]
+            row: dict[str, Any] = {"model": predictor.label, "epoch": predictor.epoch, "images": tally.images}
+            for name, metric in self.plan.metrics.items():
+                reduced = metric.reduce(torch.cat(tally.values[name]))
+                if isinstance(reduced, dict):
+                    row.update({name + (f"-{k}" if k else ""): float(v) for k, v in reduced.items()})
+                else:
+                    row[name] = float(reduced)
+            row["ms_per_image"] = tally.seconds * 1000.0 / max(tally.images, 1)
+            row["source"] = predictor.source
+            rows.append(row)
+            self.progress(f"{predictor.label}: {tally.images} images, {row['ms_per_image']:.1f} ms/image")
+        return rows
+
+
+def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None) -> EvalSummary:
+    """Run a prepared evaluation and write its results folder."""
+    options = plan.loaded.options
+    partial = plan.folder.parent / f".{plan.folder.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        config = {**plan.loaded.resolved(), "metrics": list(plan.metrics)}
+        atomic_write_text(partial / "config.toml", toml.dumps(config))
+        run = _Run(plan, partial, progress)
+        workers = options.dataloader_threads if options.dataloader_threads is not None else min(2, os.cpu_count() or 1)
+        loader = eval_loader(plan.dataset, options.batch_size, workers, plan.device.type == "cuda")
+        task = SISRTask(uses_metadata=False, num_samples=0)
+        with torch.no_grad():
+            for raw in loader:
+                run.batch(raw, task)
+        rows = run.summary()
+        atomic_write_text(partial / "metrics.csv", csv_text(run.image_rows()))
+        atomic_write_text(partial / "summary.csv", csv_text(rows))
+        if plan.folder.exists():
+            shutil.rmtree(plan.folder) if plan.folder.is_dir() else plan.folder.unlink()
+        os.replace(partial, plan.folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return EvalSummary(plan.folder, rows)
+
+
+def evaluate(loaded: LoadedOptions, progress: Callable[[str], None] = lambda line: None) -> EvalSummary:
+    """Validate, then run: the whole of ``rumpy eval``."""
+    return execute(prepare(loaded), progress)

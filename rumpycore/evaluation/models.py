@@ -1,0 +1,148 @@
+"""What ``rumpy eval`` runs: baselines, and trained models rebuilt from their experiment folders.
+
+A trained model is rebuilt exactly as training built it: the experiment's ``config.toml``
+is validated against the installed plugins, the model is constructed by the same
+:func:`rumpycore.training.setup.build_model`, its weights come from the checkpoint
+(read with ``weights_only=True``), and it is called through the task's ``forward``, the one
+place that decides which inputs (LR image, metadata) a model receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import config as cfg
+from ..errors import UserError
+from ..experiment import BEST_LINK, MODELS, best_epoch_of, find_checkpoint, saved_epochs
+from ..training import checkpoint as ckpt
+from ..training.setup import build_model, build_task
+from .baselines import Bicubic, Lanczos
+from .options import LoadedOptions, ModelEntry
+from .tiling import tiled_forward
+
+
+@dataclass
+class Predictor:
+    """One row of the report: a label and how it turns a device batch into SR images."""
+
+    label: str
+    run: Callable[[Mapping[str, Any]], torch.Tensor]
+    epoch: int | None = None
+    source: str = ""
+
+
+def baseline(name: str, scale: int) -> Predictor:
+    """The ``bicubic`` or ``lanczos`` baseline."""
+    upscaler = Bicubic(scale) if name == "bicubic" else Lanczos(scale)
+    return Predictor(name, upscaler)
+
+
+def _experiment_root(folder: Path) -> Path:
+    # A branch lives inside its parent experiment; checkpoints it inherits sit further up.
+    root = folder
+    while (root.parent / "config.toml").is_file():
+        root = root.parent
+    return root
+
+
+def _checkpoint(entry: ModelEntry, folder: Path) -> tuple[Path, int]:
+    """The checkpoint file of the entry's epoch and that epoch's number."""
+    own = saved_epochs(folder)
+    have = ", ".join(str(e) for e in own) or "none"
+    if entry.epoch == "best":
+        link = folder / MODELS / BEST_LINK
+        epoch = best_epoch_of(folder)
+        if epoch is None or not link.exists():
+            raise UserError(f"{entry.where}: {link} is missing; ask for an epoch number or 'last' (saved: {have})")
+        return link, epoch
+    if entry.epoch == "last":
+        if not own:
+            raise UserError(f"{entry.where}: no checkpoints in {folder / MODELS}; train the model first")
+        epoch = own[-1]
+    else:
+        epoch = int(entry.epoch)
+    path = find_checkpoint(folder, epoch, _experiment_root(folder))
+    if path is None:
+        raise UserError(f"{entry.where}: no checkpoint for epoch {epoch} in {folder / MODELS} (saved epochs: {have})")
+    return path, epoch
+
+
+def _validated_config(entry: ModelEntry, folder: Path) -> cfg.RunConfig:
+    if not folder.is_dir():
+        raise UserError(f"{entry.where}: experiment folder {folder} does not exist")
+    path = folder / "config.toml"
+    if not path.is_file():
+        raise UserError(f"{entry.where}: {folder} has no config.toml; point it at an experiment folder written "
+                        f"by rumpy train")
+    try:
+        return cfg.validate(cfg.read_toml(path), path)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
+    """Rebuild a trained model from its experiment folder and checkpoint, ready on ``device``."""
+    options = loaded.options
+    folder = loaded.model_folder(entry)
+    config = _validated_config(entry, folder)
+    if config.task != "sisr":
+        raise UserError(f"{entry.where}: {config.model.spec.name} is a {config.task} model; rumpy eval "
+                        f"evaluates super-resolution models")
+    if config.scale != options.scale:
+        raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
+                        f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
+    if config.model_metadata:
+        raise UserError(f"{entry.where}: {config.model.spec.name} needs degradation metadata "
+                        f"({', '.join(config.model_metadata)}), which rumpy eval cannot feed yet")
+    path, epoch = _checkpoint(entry, folder)
+    state = ckpt.load(path, map_location=device)
+    if str(state.get("model_name")).lower() != config.model.spec.name.lower():
+        raise UserError(f"{path}: holds model {state.get('model_name')}, but {folder / 'config.toml'} names "
+                        f"{config.model.spec.name}")
+    model = build_model(config, {})
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise UserError(f"{path}: does not fit the model described by {folder / 'config.toml'} ({detail})") from None
+    model.to(device).eval()
+    task = build_task(config)
+
+    def run(batch: Mapping[str, Any]) -> torch.Tensor:
+        return tiled_forward(lambda piece: task.forward(model, piece), batch, options.scale, options.tile,
+                             options.tile_overlap)
+
+    return Predictor(folder.name, run, epoch, str(folder))
+
+
+def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predictor]:
+    """Bicubic first (always reported, as in the original), then every entry in order.
+
+    Two entries of the same experiment folder name get ``_<epoch>`` appended to their labels.
+    """
+    predictors = [baseline("bicubic", loaded.options.scale)]
+    wanted = {"bicubic"}
+    if loaded.options.lanczos_upsample:
+        predictors.append(baseline("lanczos", loaded.options.scale))
+        wanted.add("lanczos")
+    for entry in loaded.models:
+        if entry.baseline:
+            if entry.baseline not in wanted:
+                predictors.append(baseline(entry.baseline, loaded.options.scale))
+                wanted.add(entry.baseline)
+            continue
+        predictors.append(experiment_model(entry, loaded, device))
+    labels = [p.label for p in predictors]
+    for predictor in predictors:
+        if labels.count(predictor.label) > 1 and predictor.epoch is not None:
+            predictor.label = f"{predictor.label}_{predictor.epoch}"
+    labels = [p.label for p in predictors]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise UserError(f"eval.model_and_epoch: {label} is listed twice; list each model and epoch once")
+    return predictors

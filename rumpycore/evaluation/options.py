@@ -1,0 +1,169 @@
+"""``rumpy eval`` options: one flat TOML table (the original ``eval_sisr`` keys) or flags.
+
+Flags override the file. Relative paths in the file resolve against the file's folder,
+relative paths given as flags against the current folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import params as P
+from ..config import read_toml
+from ..errors import ConfigError
+from ..params import option
+from .baselines import BASELINES
+
+WHERE = "eval"
+PATH_KEYS = ("lr_dir", "hr_dir", "model_loc", "out_loc")
+NO_EPOCH = ("", "-")
+
+
+@dataclass
+class EvalOptions:
+    """Every key of an eval config (``rumpy eval --config eval.toml``); each is also a flag."""
+
+    lr_dir: str = option(help="folder of low-resolution images to super-resolve")
+    hr_dir: str | None = option(None, help="folder of the matching high-resolution images (needed for metrics)")
+    model_and_epoch: list[Any] = option(
+        [], help='[experiment folder, epoch] pairs; epoch is a number, "best" or "last" (as strings in TOML); '
+                 'a baseline is ["bicubic", "-"] or ["lanczos", "-"]'
+    )
+    model_loc: str | None = option(None, help="folder that relative experiment folders are looked up in")
+    scale: int = option(4, min=1, help="super-resolution scale of the data (every model must match it)")
+    metrics: list[str] | None = option(None, help="metrics to compute (default: PSNR and SSIM when hr_dir is given)")
+    metric_params: dict = option({}, help="per-metric settings: [metric_params.<METRIC>]")
+    metric_channel: Literal["y", "rgb"] = option("y", help="PSNR/SSIM on the BT.601 Y channel (as SR papers) or RGB")
+    crop_border: int | None = option(None, min=0, help="pixels shaved off each border before PSNR/SSIM (default: scale)")
+    batch_size: int = option(1, min=1, help="images per forward pass (only equal sizes share a batch)")
+    gpu: bool = option(False, help="run on a CUDA GPU")
+    sp_gpu: int = option(0, min=0, help="index of the GPU to use")
+    tile: int | None = option(None, min=1, help="run trained models on LR tiles of this size (bounded memory)")
+    tile_overlap: int = option(16, min=0, help="LR pixels of context added around each tile")
+    save_im: bool = option(False, help="save every super-resolved image")
+    image_comparison: bool = option(True, help="save side-by-side crops of LR, bicubic, each model and HR")
+    no_image_comparison: bool = option(False, help="the original toolbox's switch to turn image_comparison off")
+    num_image_save: int | None = option(None, min=0, help="write at most this many comparison images")
+    lanczos_upsample: bool = option(False, help="also evaluate the Lanczos baseline (the original's switch)")
+    full_directory: bool = option(True, help="the original's 'every image in lr_dir'; rumpy always does that")
+    dataloader_threads: int | None = option(None, min=0, help="image loading processes (default: up to 2)")
+    out_loc: str = option("results", help="parent folder of the results folder")
+    results_name: str = option("eval", help="name of the results folder under out_loc")
+    overwrite: bool = option(False, help="replace an existing results folder")
+
+    @property
+    def comparisons(self) -> bool:
+        """Whether comparison images are written."""
+        return self.image_comparison and not self.no_image_comparison
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One ``model_and_epoch`` item: a baseline name, or an experiment folder and epoch."""
+
+    where: str
+    name: str
+    epoch: int | Literal["best", "last"] | None = None
+
+    @property
+    def baseline(self) -> str | None:
+        """The baseline's name (``bicubic``, ``lanczos``), or None for an experiment."""
+        return self.name.lower() if self.name.lower() in BASELINES else None
+
+
+@dataclass
+class LoadedOptions:
+    """Validated options, the model entries, and the folders relative paths resolve against."""
+
+    options: EvalOptions
+    models: list[ModelEntry]
+    base_dir: Path
+    model_base: Path
+
+    def path(self, value: str) -> Path:
+        """A path option resolved against the config's folder (or the current folder)."""
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else self.base_dir / path).resolve()
+
+    def model_folder(self, entry: ModelEntry) -> Path:
+        """An experiment folder: absolute, under ``model_loc``, or relative to where it was given."""
+        path = Path(entry.name).expanduser()
+        if path.is_absolute():
+            return path
+        base = self.path(self.options.model_loc) if self.options.model_loc else self.model_base
+        return (base / path).resolve()
+
+    def resolved(self) -> dict:
+        """The options as a TOML-ready table with absolute paths, for the results folder."""
+        table = {k: v for k, v in asdict(self.options).items() if v is not None and v != {}}
+        for key in PATH_KEYS:
+            if key in table:
+                table[key] = str(self.path(table[key]))
+        table["model_and_epoch"] = [
+            [e.name if e.baseline else str(self.model_folder(e)), "-" if e.epoch is None else str(e.epoch)]
+            for e in self.models
+        ]
+        table.pop("model_loc", None)  # folders above are absolute already
+        return table
+
+
+def parse_epoch(value: Any, where: str) -> int | Literal["best", "last"]:
+    """An epoch number (int or digits), ``best`` or ``last``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an epoch number, 'best' or 'last', got {value!r}")
+    if isinstance(value, int) and value >= 1:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("best", "last"):
+            return text  # type: ignore[return-value]
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+    raise ConfigError(f"{where}: expected an epoch number, 'best' or 'last', got {value!r}")
+
+
+def parse_models(raw: list[Any]) -> list[ModelEntry]:
+    """Check every ``model_and_epoch`` item: ``[folder, epoch]`` or a baseline."""
+    entries = []
+    for i, item in enumerate(raw):
+        where = f"{WHERE}.model_and_epoch[{i}]"
+        pair = [item] if isinstance(item, str) else item
+        if not isinstance(pair, (list, tuple)) or not 1 <= len(pair) <= 2 or not isinstance(pair[0], str):
+            raise ConfigError(f"{where}: expected [experiment folder, epoch], got {item!r}")
+        name = pair[0].strip()
+        epoch = pair[1] if len(pair) == 2 else None
+        if name.lower() in BASELINES:
+            if epoch is not None and str(epoch).strip() not in NO_EPOCH:
+                raise ConfigError(f"{where}: {name} is a baseline without epochs; write [\"{name}\", \"-\"]")
+            entries.append(ModelEntry(where, name.lower()))
+            continue
+        if epoch is None:
+            raise ConfigError(f"{where}: {name} needs an epoch: a number, 'best' or 'last'")
+        entries.append(ModelEntry(where, name, parse_epoch(epoch, where)))
+    return entries
+
+
+def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions:
+    """Read the config file (if any), apply the flags that were given, and validate."""
+    raw: dict[str, Any] = read_toml(config) if config is not None else {}
+    cwd = Path.cwd()
+    base_dir = config.resolve().parent if config is not None else cwd
+    model_base = base_dir
+    for key, value in flags.items():
+        if value is None or (isinstance(value, (tuple, list)) and not value):
+            continue
+        if key in PATH_KEYS:
+            value = str((cwd / Path(value).expanduser()).resolve())
+        if key == "model_and_epoch":
+            model_base = cwd
+        if isinstance(value, tuple):  # repeatable flags
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        raw[key] = value
+    options = P.parse(EvalOptions, raw, WHERE)
+    if not options.full_directory:
+        raise ConfigError(f"{WHERE}.full_directory: false (the original's named splits) is not supported; "
+                          f"point lr_dir at a folder holding just the images to evaluate")
+    return LoadedOptions(options, parse_models(options.model_and_epoch), base_dir, model_base)
