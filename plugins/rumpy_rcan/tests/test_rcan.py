@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+import toml
 import torch
 
 from rumpy_rcan import RCANParams, build
 from rumpy_rcan.network import RCAB, RCAN, ChannelAttention
 from rumpycore import ConfigError, ModelContext
+from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import run_rumpy, write_config
+from rumpycore.testing import REPO, run_rumpy, write_config
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
@@ -130,3 +132,9 @@ def test_listed_by_rumpy_list_models_from_its_own_distribution(capsys):
     assert code == 0, err
     entry = next(m for m in json.loads(out) if m["name"] == "RCAN")
     assert entry["distribution"] == "rumpy-rcan" and entry["scales"] == [2, 3, 4, 8]
+
+
+def test_example_config_is_valid():
+    path = REPO / "examples" / "configs" / "rcan_div2k_flickr2k.toml"
+    config = validate(toml.load(path), path)
+    assert config.model.spec.name == "RCAN"

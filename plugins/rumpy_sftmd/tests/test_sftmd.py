@@ -1,27 +1,22 @@
 """SFTMD: architecture as in IKC's code (without its bugs), conditioned per image on metadata,
-and trained through the real CLI with a dataset that provides metadata."""
+and trained through the real CLI on data blurred by `rumpy degrade` with its metadata."""
 
 from __future__ import annotations
 
 import json
-import types
-import zlib
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
+import toml
 import torch
-from torch.utils.data import Dataset
 
-import rumpycore
 from rumpy_sftmd import SFTMDParams, build
 from rumpy_sftmd.network import SFTMD
-from rumpycore import ConfigError, ModelContext, option
+from rumpycore import ConfigError, ModelContext
+from rumpycore.cli import cli, run
+from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
-from rumpycore.data.paired import PairedParams, build_paired
 from rumpycore.loggers.summary import read_summary
-from rumpycore.plugins import host, reset_host
-from rumpycore.testing import write_config
+from rumpycore.testing import REPO, write_config
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"num_features": 8, "num_blocks": 2}
@@ -127,62 +122,31 @@ def test_save_load_round_trip(tmp_path):
 
 # ---------------------------------------------------------------- through `rumpy train`
 
-@dataclass
-class CodedPairsParams(PairedParams):
-    """A paired set whose images each carry a fixed pseudo-random ``blur_kernel`` code."""
-
-    code_length: int = option(10, min=1, help="values in each image's code")
-
-
-class CodedPairs(Dataset):
-    """The core's paired images plus a ``metadata`` vector per item, as a degraded set with a
-    ``degradation_metadata.csv`` would provide."""
-
-    def __init__(self, pairs: Dataset, code_length: int) -> None:
-        self.pairs = pairs
-        self.metadata_dims = {"blur_kernel": code_length}
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def lr_size(self, index: int) -> tuple[int, int]:
-        return self.pairs.lr_size(index)
-
-    def __getitem__(self, key):
-        item = self.pairs[key]
-        rng = np.random.default_rng(zlib.crc32(item["name"].encode()))
-        item["metadata"] = torch.from_numpy(rng.random(self.metadata_dims["blur_kernel"], dtype=np.float32))
-        return item
+@pytest.fixture(scope="module")
+def blurred(sr_data, tmp_path_factory):
+    """The tiny sets' HR images blurred and shrunk x4 by `rumpy degrade`: each LR folder holds
+    a degradation_metadata.csv whose blur_kernel column is the kernel's 10-value PCA code."""
+    root = tmp_path_factory.mktemp("blurred")
+    for part, hr in (("train", sr_data.train_hr), ("eval", sr_data.eval_hr)):
+        with pytest.raises(SystemExit) as done:
+            run(cli, ["degrade", "--source-dir", str(hr), "--output-dir", str(root / part),
+                      "--pipeline", "blur-downsample", "--scale", "4", "--seed", "3"])
+        assert done.value.code == 0
+    return root
 
 
-@rumpycore.hookimpl
-def register_datasets(register):
-    register(rumpycore.DatasetSpec("coded_pairs", lambda p, ctx: CodedPairs(build_paired(p, ctx), p.code_length),
-                                   CodedPairsParams))
-
-
-@pytest.fixture
-def coded_pairs():
-    """Registers the ``coded_pairs`` dataset type in this process for one test."""
-    host().register_plugin(types.SimpleNamespace(register_datasets=register_datasets, __name__="coded_pairs"),
-                           "sftmd-test-data")
-    yield
-    reset_host()
-
-
-def sftmd_config(tiny_config, set_type: str, **params) -> dict:
+def sftmd_config(tiny_config, blurred, **params) -> dict:
     config = tiny_config(model="sFtMd", internal_params={**TINY, **params}, training={"num_epochs": 1})
     # SFTMD has no mean shift, so it starts from black: give its one epoch a few more steps.
     config["data"]["training_sets"]["train"]["repeat"] = 8
-    for sets in (config["data"]["training_sets"], config["data"]["eval_sets"]):
-        for table in sets.values():
-            table["type"] = set_type
+    for sets, part in (("training_sets", "train"), ("eval_sets", "eval")):
+        for table in config["data"][sets].values():
+            table.update(lr=str(blurred / part), degradation_metadata="on_site")
     return config
 
 
-def test_one_epoch_through_rumpy_train_with_metadata_and_mixed_case_name(coded_pairs, tiny_config, tmp_path,
-                                                                        capsys):
-    config = sftmd_config(tiny_config, "coded_pairs")
+def test_one_epoch_on_blurred_data_with_its_metadata_and_mixed_case_name(blurred, tiny_config, tmp_path, capsys):
+    config = sftmd_config(tiny_config, blurred, metadata=["blur_kernel", "blur_sigma"])
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert code == 0, err
     folder = tmp_path / "runs" / "tiny"
@@ -190,21 +154,29 @@ def test_one_epoch_through_rumpy_train_with_metadata_and_mixed_case_name(coded_p
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10
     checkpoint = torch.load(folder / "saved_models" / "train_model_1.pt", weights_only=True)
     assert checkpoint["model_name"] == "SFTMD"
-    assert checkpoint["config"]["model"]["internal_params"]["metadata"] == ["blur_kernel"]
-    assert checkpoint["model"]["blocks.0.sft1.scale.0.weight"].shape[1] == TINY["num_features"] + 10
+    assert checkpoint["metadata"]["dims"] == {"blur_kernel": 10, "blur_sigma": 1}
+    assert checkpoint["model"]["blocks.0.sft1.scale.0.weight"].shape[1] == TINY["num_features"] + 11
 
 
 def test_sft_type_none_trains_on_sets_without_metadata(tiny_config, tmp_path, capsys):
-    config = sftmd_config(tiny_config, "paired", SFT_type="None")
+    config = tiny_config(model="SFTMD", internal_params={**TINY, "SFT_type": "None"}, training={"num_epochs": 1})
+    config["data"]["training_sets"]["train"]["repeat"] = 8
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert code == 0, err
     assert read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")[0]["val-PSNR"] > 10
 
 
-def test_sets_without_the_metadata_fail_before_training(tiny_config, tmp_path, capsys):
-    config = sftmd_config(tiny_config, "paired")
+@pytest.mark.parametrize("change, message", [
+    ({"degradation_metadata": None},
+     "data.training_sets.train.degradation_metadata: the model uses metadata (blur_kernel)"),
+    ({"metadata": ["noise_sigma"]}, "degradation_metadata.csv has no column 'noise_sigma'"),
+])
+def test_sets_without_the_metadata_fail_before_training(blurred, tiny_config, tmp_path, capsys, change, message):
+    config = sftmd_config(tiny_config, blurred, **{k: v for k, v in change.items() if k == "metadata"})
+    if "degradation_metadata" in change:
+        del config["data"]["training_sets"]["train"]["degradation_metadata"]
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
-    assert_one_line_error(code, err, "needs metadata 'blur_kernel'")
+    assert_one_line_error(code, err, message)
     assert not (tmp_path / "runs").exists()
 
 
@@ -217,9 +189,8 @@ def test_sets_without_the_metadata_fail_before_training(tiny_config, tmp_path, c
     ({"in_nc": 4}, "model.internal_params.in_nc: 4 is above the maximum 3"),
     ({"SFT_type": "weak"}, "model.internal_params.SFT_type: 'weak' multiplies the features by the metadata"),
 ])
-def test_unknown_or_mistyped_parameters_are_config_errors(coded_pairs, tiny_config, tmp_path, capsys, params,
-                                                          message):
-    config = sftmd_config(tiny_config, "coded_pairs", **params)
+def test_unknown_or_mistyped_parameters_are_config_errors(blurred, tiny_config, tmp_path, capsys, params, message):
+    config = sftmd_config(tiny_config, blurred, **params)
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "runs").exists()
@@ -235,3 +206,9 @@ def test_listed_by_rumpy_list_models_from_its_own_distribution(capsys):
     assert code == 0, err
     entry = next(m for m in json.loads(out) if m["name"] == "SFTMD")
     assert entry["distribution"] == "rumpy-sftmd" and entry["scales"] == [2, 3, 4, 8]
+
+
+def test_example_config_is_valid():
+    path = REPO / "examples" / "configs" / "sftmd_blur.toml"
+    config = validate(toml.load(path), path)
+    assert config.model.spec.name == "SFTMD"
