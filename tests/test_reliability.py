@@ -6,6 +6,7 @@ import json
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +46,12 @@ def test_a_second_run_on_the_same_folder_is_refused(tiny_config, tmp_path):
     deadline = time.time() + 300
     while not (folder / "config.toml").exists() and time.time() < deadline:
         time.sleep(0.02)
-    second = run_rumpy("train", "--parameters", path, "--overwrite_data")
+    # paused while holding its lock, the first run cannot finish before the second one starts
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = run_rumpy("train", "--parameters", path, "--overwrite_data")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     _, first_err = first.communicate(timeout=300)
     assert first.returncode == 0, first_err
     assert second.returncode == 2
