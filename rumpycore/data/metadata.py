@@ -170,6 +170,12 @@ def build_table(table: MetadataCSV, names: Sequence[str], images: Sequence[tuple
     return MetadataTable(dims, np.asarray(vectors, dtype=np.float32).reshape(len(vectors), sum(dims.values())))
 
 
+def value_labels(dims: Mapping[str, int]) -> list[str]:
+    """One label per value of a metadata vector: the name, or ``<name>_<i>`` (from 0) for
+    each value of a name that carries several (``blur_kernel_0`` ... ``blur_kernel_9``)."""
+    return [name if count == 1 else f"{name}_{i}" for name, count in dims.items() for i in range(count)]
+
+
 @dataclass
 class MetadataScaling:
     """How metadata reaches the model: names, values per name, and the normalisation.
@@ -202,6 +208,17 @@ class MetadataScaling:
         span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64)
         span = torch.where(span > 0, span, torch.ones_like(span))
         return ((values.double() - low) / span).float()
+
+    def denormalise(self, values: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalise`: what the model receives or predicts, back in the
+        original units (float64, on the device of ``values``)."""
+        values = values.double()
+        if self.normalization == "none":
+            return values
+        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=values.device)
+        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=values.device)
+        span = torch.where(span > 0, span, torch.ones_like(span))
+        return values * span + low
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (names, value counts, statistics) to store with a trained model."""

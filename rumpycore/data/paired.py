@@ -264,6 +264,9 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
         raise DataError(f"{where}.lr: missing required key (folder of low-resolution images)")
     if params.hr is None and ctx.needs_hr:
         raise DataError(f"{where}.hr: missing required key (folder of high-resolution images)")
+    if params.hr is not None and ctx.task == "regression":
+        raise ConfigError(f"{where}.hr: a regression model reads only the LR images (its targets come from the "
+                          f"metadata); remove hr")
     takes_interp = "lr_interp" in ctx.inputs
     if takes_interp and params.lr_interp is None:
         raise ConfigError(f"{where}.lr_interp: missing required key; the model takes LR images upscaled to "

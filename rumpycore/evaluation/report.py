@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..loggers.summary import format_value
+from ..loggers.summary import table_text
 
 COMPARISON_CROP = 192  # HR pixels a side of the crop shown per panel
 _CAPTION_LINE = 12
@@ -19,15 +17,7 @@ _GAP = 6
 
 def csv_text(rows: Sequence[Mapping[str, object]]) -> str:
     """CSV of ``rows``, columns in order of first appearance, floats at full precision."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(c)) for c in columns])
-    return buffer.getvalue()
+    return table_text(rows)
 
 
 def crop_box(height: int, width: int, scale: int) -> tuple[int, int, int]:

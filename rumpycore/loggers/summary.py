@@ -20,19 +20,23 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def summary_text(history: Sequence[Mapping[str, float]]) -> str:
-    """CSV text of ``history``: columns in order of first appearance, ``epoch`` first."""
-    columns: list[str] = ["epoch"]
-    for row in history:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
+def table_text(rows: Sequence[Mapping[str, object]], leading: Sequence[str] = ()) -> str:
+    """CSV text of ``rows``: the ``leading`` columns, then the others in order of first
+    appearance; a value a row lacks is an empty cell; floats at full precision."""
+    columns: list[str] = list(leading)
+    for row in rows:
+        columns += [key for key in row if key not in columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    for row in history:
+    for row in rows:
         writer.writerow([format_value(row.get(c)) for c in columns])
     return buffer.getvalue()
+
+
+def summary_text(history: Sequence[Mapping[str, float]]) -> str:
+    """CSV text of ``history``: columns in order of first appearance, ``epoch`` first."""
+    return table_text(history, ("epoch",))
 
 
 def read_summary(path: Path) -> list[dict[str, float]]:
