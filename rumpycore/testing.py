@@ -91,6 +91,28 @@ def make_sr_data(root: Path, shared: Path, train_images: int = 6, hr_size: int =
     return data
 
 
+def photo_crops(out: Path, photos: list[Path], size: int, per_photo: int, seed: int = 0) -> Path:
+    """``per_photo`` random ``size`` x ``size`` RGB crops of each photo, as ``<stem>_<k>.png`` in ``out``."""
+    rng = np.random.default_rng(seed)
+    for path in photos:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        for k in range(per_photo):
+            top, left = (int(rng.integers(0, extent - size + 1)) for extent in image.shape[:2])
+            save_png(np.ascontiguousarray(image[top : top + size, left : left + size]), out / f"{path.stem}_{k}.png")
+    return out
+
+
+def degrade_folder(source: Path, out: Path, pipeline: dict, seed: int = 8, *extra: str) -> Path:
+    """Degrade ``source`` into ``out`` with the real ``rumpy degrade`` (``pipeline``: the
+    ``--pipeline-config`` table); ``out`` then holds the images and ``degradation_metadata.csv``."""
+    config = write_config(pipeline, out.parent / f"{out.name}_pipeline.toml")
+    result = run_rumpy("degrade", "--source-dir", source, "--output-dir", out, "--pipeline-config", config,
+                       "--seed", str(seed), *extra)
+    if result.returncode != 0:
+        raise RuntimeError(f"rumpy degrade failed: {result.stderr}")
+    return out
+
+
 def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params: dict | None = None,
               training: dict | None = None, data_options: dict | None = None, experiment: str = "tiny") -> dict:
     """A small, fast training config over ``data`` (override any section with the dicts)."""

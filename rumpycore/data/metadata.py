@@ -204,8 +204,8 @@ class MetadataScaling:
         """Map raw values (last dimension = the metadata vector) to what the model receives."""
         if self.normalization == "none":
             return values.float()
-        low = torch.as_tensor(self.minimum, dtype=torch.float64)
-        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64)
+        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=values.device)
+        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=values.device)
         span = torch.where(span > 0, span, torch.ones_like(span))
         return ((values.double() - low) / span).float()
 
