@@ -20,6 +20,7 @@ from .errors import ConfigError, UserError
 from .params import option
 from .plugins import (
     Registered,
+    host,
     dataset_registry,
     logger_registry,
     metric_registry,
@@ -360,6 +361,7 @@ def validate(raw: dict, path: Path) -> RunConfig:
     if not isinstance(name, str) or not name:
         raise ConfigError("model.name: missing required key (run 'rumpy list-models' to see the choices)")
     model = model_registry().get(name, "model.name")
+    host().report_failures()
     general, model_params = _split_internal_params(
         _table(model_raw, "internal_params", "model.", required=False), model.spec
     )

@@ -123,6 +123,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.failed: list[PluginInfo] = []
+        self._failures_reported = False
         self._providers: dict[str, Provider] = {}
         self._registries: dict[str, Registry] | None = None
         self._register_builtins()
@@ -156,15 +157,24 @@ class PluginHost:
                 info = PluginInfo(ep.name, dist, version, error=f"{type(exc).__name__}: {exc}")
                 self.failed.append(info)
                 self.plugins.append(info)
-                print(
-                    f"rumpy: warning: plugin {dist} failed to load and was skipped ({info.error})",
-                    file=sys.stderr,
-                )
                 continue
             name = f"{dist}:{ep.name}"
             self.pm.register(plugin, name=name)
             self._providers[name] = Provider(dist, version, ep.name)
             self.plugins.append(PluginInfo(ep.name, dist, version))
+
+    def report_failures(self) -> None:
+        """Warn once on stderr about plugins that failed to load.
+
+        Called once the command knows it can go on; when a failure makes the command fail
+        (its model was the one requested), the error line names the plugin instead.
+        """
+        if self._failures_reported:
+            return
+        self._failures_reported = True
+        for info in self.failed:
+            print(f"rumpy: warning: plugin {info.distribution} failed to load and was skipped ({info.error})",
+                  file=sys.stderr)
 
     def register_plugin(self, plugin: Any, distribution: str, version: str = "0") -> None:
         """Register an in-process plugin object (used by tests and embedding applications)."""

@@ -13,7 +13,6 @@ from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import write_config
 from rumpycore.training.setup import build_datasets
 
-from .data_helpers import meta_sets, test_models  # noqa: F401  (fixtures)
 from .data_helpers import TRAIN_SIGMA, MetaNet, build, kernel_code, meta_config, write_csv
 from .helpers import assert_one_line_error, invoke
 

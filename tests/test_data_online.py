@@ -17,7 +17,6 @@ from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import write_config
 from rumpycore.training.setup import build_datasets, build_loaders
 
-from .data_helpers import test_models  # noqa: F401  (fixture)
 from .data_helpers import MetaNet
 from .helpers import assert_one_line_error, invoke
 

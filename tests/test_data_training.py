@@ -14,7 +14,6 @@ from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import save_png, write_config
 from rumpycore.training.setup import build_datasets
 
-from .data_helpers import test_models  # noqa: F401  (fixture)
 from .data_helpers import InterpNet
 from .helpers import invoke
 

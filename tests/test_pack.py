@@ -14,7 +14,6 @@ from PIL import Image
 from rumpycore.config import validate
 from rumpycore.training.setup import build_datasets, build_loaders
 
-from .data_helpers import meta_sets, test_models  # noqa: F401  (fixtures)
 from .data_helpers import meta_config
 from .helpers import assert_one_line_error, invoke
 

@@ -108,21 +108,6 @@ def test_a_checkpoint_that_would_run_code_is_refused(tiny_config, tmp_path, caps
     assert not MARKER.exists()
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 3]), "checkpoint is corrupt or truncated"),
-    (lambda p: p.write_bytes(b""), "checkpoint is corrupt or truncated"),
-    (lambda p: torch.save({"weights": torch.zeros(2)}, p), "not a rumpy checkpoint"),
-    (lambda p: torch.save({"format": "rumpy-checkpoint", "format_version": 99}, p), "written by a newer rumpy"),
-])
-def test_damaged_checkpoints_are_one_line_errors(tiny_config, tmp_path, capsys, damage, message):
-    config = tiny_config(training={"num_epochs": 2})
-    path = tmp_path / "cfg.toml"
-    train(capsys, config, path, "--num_epochs", "1")
-    damage(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt")
-    code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last")
-    assert_one_line_error(code, err, "train_model_1.pt", message)
-
-
 def test_a_checkpoint_of_another_model_is_refused(tiny_config, tmp_path, capsys, in_process_model):
     in_process_model(explode_at=None)
     config = tiny_config(training={"num_epochs": 2})

@@ -107,3 +107,21 @@ def test_check_validates_without_writing(tiny_config, tmp_path, capsys):
     assert resolved["data"]["training_sets"]["train"]["type"] == "paired"
     assert "# model EDSR: 8,035 trainable parameters" in out
     assert not (tmp_path / "runs").exists()
+
+
+def test_relative_paths_resolve_against_the_config_folder(tiny_config, tmp_path, sr_data):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(sr_data.root, project / "data")
+    config = tiny_config(training={"num_epochs": 1})
+    config["experiment_save_loc"] = "results"
+    config["data"]["training_sets"]["train"].update(lr="data/train/LR", hr="data/train/HR")
+    config["data"]["eval_sets"]["eval"].update(lr="data/eval/LR", hr="data/eval/HR")
+    path = write_config(config, project / "configs" / ".." / "cfg.toml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_rumpy("train", "--parameters", path, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert (project / "results" / "tiny" / "saved_models" / "train_model_1.pt").is_file()
+    assert not any(elsewhere.iterdir())

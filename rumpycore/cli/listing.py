@@ -20,6 +20,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_models(as_json: bool) -> None:
     """List every model that installed plugins provide."""
+    host().report_failures()
     entries = [
         {
             "name": e.spec.name,

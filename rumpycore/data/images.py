@@ -20,6 +20,12 @@ _JPEG_END = b"\xff\xd9"  # the EOI marker
 _TAIL_SEARCH = 65536  # bytes searched for an end marker when a file has trailing data after it
 
 
+# Modes with a well-defined 8-bit RGB meaning; float or exotic colour spaces are refused
+# rather than silently clipped.
+SUPPORTED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+                   "I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
 def natural_key(text: str) -> list:
     """Sort key comparing digit runs as numbers, case-insensitively (img2 < img10)."""
     return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(text)]
@@ -51,6 +57,9 @@ def image_header(path: Path) -> tuple[int, int, str]:
             width, height, mode, kind = im.width, im.height, im.mode, im.format
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}); replace or remove it") from None
+    if mode not in SUPPORTED_MODES:
+        raise DataError(f"{path}: pixel mode {mode} is not an 8/16-bit gray, palette or colour image; "
+                        f"save it as 8-bit RGB or grayscale")
     check_complete(path, kind)
     return width, height, mode
 

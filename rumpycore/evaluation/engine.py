@@ -28,6 +28,7 @@ from ..data.loaders import eval_loader
 from ..data.paired import PairedParams, build_paired
 from ..errors import ConfigError, UserError
 from ..loggers.samples import png_bytes, safe_name
+from ..loggers.summary import csv_text
 from ..metrics.fidelity import quantise
 from ..specs import DatasetContext, MetricContext
 from ..tasks.sisr import SISRTask
@@ -35,7 +36,7 @@ from ..training.devices import resolve_device
 from .metadata import SplitValues, attach_csv, metadata_predictor, needed_metadata
 from .models import Predictor, build_predictors
 from .options import WHERE, LoadedOptions
-from .report import Panel, compose, crop_box, csv_text, enlarge, metric_caption
+from .report import Panel, compose, crop_box, enlarge, metric_caption
 
 DEFAULT_METRICS = ["PSNR", "SSIM"]
 

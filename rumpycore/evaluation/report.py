@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..loggers.summary import table_text
 
 COMPARISON_CROP = 192  # HR pixels a side of the crop shown per panel
 _CAPTION_LINE = 12
 _GAP = 6
-
-
-def csv_text(rows: Sequence[Mapping[str, object]]) -> str:
-    """CSV of ``rows``, columns in order of first appearance, floats at full precision."""
-    return table_text(rows)
 
 
 def crop_box(height: int, width: int, scale: int) -> tuple[int, int, int]:

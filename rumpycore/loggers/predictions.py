@@ -18,7 +18,7 @@ from ..atomic import atomic_write_bytes, atomic_write_text
 from .base import Logger, LoggerContext
 from .plots import plt
 from .samples import safe_name
-from .summary import table_text
+from .summary import csv_text
 
 TRUE, PREDICTED = "_true", "_predicted"
 
@@ -65,6 +65,6 @@ class PredictionLogger(Logger):
 
     def per_image(self, epoch, rows):
         folder = self.results / f"epoch_{epoch}_results"
-        atomic_write_text(folder / "predictions.csv", table_text(rows))
+        atomic_write_text(folder / "predictions.csv", csv_text(rows))
         for label in target_labels(rows):
             atomic_write_bytes(folder / f"scatter_{safe_name(label)}.png", scatter_png(rows, label))

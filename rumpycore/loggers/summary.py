@@ -20,9 +20,9 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def table_text(rows: Sequence[Mapping[str, object]], leading: Sequence[str] = ()) -> str:
-    """CSV text of ``rows``: the ``leading`` columns, then the others in order of first
-    appearance; a value a row lacks is an empty cell; floats at full precision."""
+def csv_text(rows: Sequence[Mapping[str, object]], leading: Sequence[str] = ()) -> str:
+    """CSV of ``rows``: the ``leading`` columns, then the others in order of first appearance;
+    floats at full precision, missing values as empty cells."""
     columns: list[str] = list(leading)
     for row in rows:
         columns += [key for key in row if key not in columns]
@@ -35,8 +35,8 @@ def table_text(rows: Sequence[Mapping[str, object]], leading: Sequence[str] = ()
 
 
 def summary_text(history: Sequence[Mapping[str, float]]) -> str:
-    """CSV text of ``history``: columns in order of first appearance, ``epoch`` first."""
-    return table_text(history, ("epoch",))
+    """CSV text of ``history``, ``epoch`` first."""
+    return csv_text(history, leading=("epoch",))
 
 
 def read_summary(path: Path) -> list[dict[str, float]]:

@@ -22,6 +22,9 @@ class Metric:
     def values(self, prediction: torch.Tensor, target: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
         raise NotImplementedError
 
+    def check_target_size(self, height: int, width: int, name: str) -> None:
+        """Raise a UserError if an image of this size cannot be measured (checked before training)."""
+
     def reduce(self, values: torch.Tensor) -> float | dict[str, float]:
         """Mean over images, by default."""
         return float(values.double().mean())

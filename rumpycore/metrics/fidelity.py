@@ -94,16 +94,18 @@ class _Fidelity(Metric):
         self.channel = ctx.channel
         self.border = ctx.scale if ctx.crop_border is None else ctx.crop_border
 
+    def check_target_size(self, height: int, width: int, name: str) -> None:
+        if min(height, width) - 2 * self.border < self.min_size:
+            raise DataError(
+                f"{name}: {width}x{height} pixels leave less than {self.min_size} after removing a border of "
+                f"{self.border}; {type(self).__name__} needs larger eval images (or a smaller crop_border)"
+            )
+
     def planes(self, prediction: torch.Tensor, target: torch.Tensor,
                batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """8-bit comparison planes of prediction and target, border shaved."""
         height, width = target.shape[-2:]
-        if min(height, width) - 2 * self.border < self.min_size:
-            raise DataError(
-                f"{_names(batch, target.shape[0])}: {width}x{height} pixels leave less than {self.min_size} after "
-                f"removing a border of {self.border}; {type(self).__name__} needs larger eval images (or a smaller "
-                f"crop_border)"
-            )
+        self.check_target_size(height, width, _names(batch, target.shape[0]))
         gray = gray_flags(batch, prediction.shape[0], prediction.device)
         pred = comparison_planes(quantise(prediction), gray, self.channel, is_target=False)
         tgt = comparison_planes(quantise(target), gray, self.channel, is_target=True)

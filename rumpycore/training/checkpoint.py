@@ -70,7 +70,7 @@ def load(path: Path, map_location: Any = "cpu") -> dict:
             f"{path}: refused to load; the file holds objects other than tensors and plain data "
             f"(it may run code): {first}"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
         raise UserError(
             f"{path}: checkpoint is corrupt or truncated ({type(exc).__name__}); resume from another epoch"
         ) from None

@@ -10,6 +10,7 @@ import toml
 from .. import experiment
 from ..atomic import atomic_write_text
 from ..config import RunConfig
+from ..errors import ConfigError
 from ..data.loaders import seed_everything
 from ..lock import ExperimentLock
 from ..loggers.base import LoggerContext, LoggerGroup
@@ -26,6 +27,7 @@ from .setup import (
     build_optimizer,
     build_scheduler,
     build_task,
+    check_eval_sizes,
     metric_directions,
 )
 from .trainer import RunState, Trainer
@@ -94,8 +96,13 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
         resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp, speed=speed,
         metadata_info=data.metadata_info,
     )
+    if config.task == "sisr":
+        check_eval_sizes(trainer.metrics, data, config.scale)
     if plan.resume_checkpoint is not None:
         trainer.load_state_dict(ckpt.load(plan.resume_checkpoint, map_location=device), plan.resume_checkpoint)
+    if trainer.state.epoch >= config.training.target_epoch:
+        raise ConfigError(f"training.num_epochs: {config.training.target_epoch} is not beyond the resumed epoch "
+                          f"{trainer.state.epoch}; raise num_epochs to train further")
     lock = ExperimentLock(plan.folder)
     if ddp.is_main:
         lock.acquire()

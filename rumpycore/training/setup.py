@@ -168,3 +168,19 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
     return Loaders(train, evals)
+
+
+def check_eval_sizes(metrics: dict[str, Any], data: DataBundle, scale: int) -> None:
+    """Let every metric refuse eval images too small to measure, before training starts."""
+    for set_id, dataset in data.evals.items():
+        if not hasattr(dataset, "lr_size"):
+            continue
+        for index in range(len(dataset)):
+            height, width = dataset.lr_size(index)
+            for metric in metrics.values():
+                metric.check_target_size(height * scale, width * scale, _image_name(dataset, set_id, index))
+
+
+def _image_name(dataset: Any, set_id: str, index: int) -> str:
+    pairs = getattr(getattr(dataset, "dataset", dataset), "pairs", None)
+    return f"eval set {set_id}, image {pairs[index].name if pairs is not None else index}"

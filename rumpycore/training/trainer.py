@@ -51,6 +51,7 @@ class EpochProgress:
     batches: int = 0
     loss_sum: torch.Tensor | float = 0.0
     skipped: int = 0
+    data_wait: float = 0.0
 
 
 class Trainer:
@@ -191,9 +192,6 @@ class Trainer:
         """Train to the target epoch (or a stop); returns ``finished``, ``early-stopped`` or ``interrupted``."""
         target = self.config.training.target_epoch
         start = self.state.epoch + 1
-        if start > target:
-            raise ConfigError(f"training.num_epochs: {target} is not beyond the resumed epoch {self.state.epoch}; "
-                              f"raise num_epochs to train further")
         self.loggers.run_start(RunInfo(
             start_epoch=start, target_epoch=target, history=list(self.state.history),
             resumed_from=self.state.epoch or None,
@@ -222,6 +220,7 @@ class Trainer:
     def _run_epoch(self, epoch: int, target: int) -> None:
         started = time.perf_counter()
         progress = self._train_epoch(epoch)
+        trained = time.perf_counter()
         row: dict[str, float] = {"epoch": epoch, "train-loss": progress.loss_sum / max(progress.batches, 1),
                                  "learning-rate": float(self.optimizer.param_groups[0]["lr"])}
         if progress.skipped:
@@ -233,6 +232,8 @@ class Trainer:
                 self.loggers.samples(epoch, result.samples)
             if result.per_image:
                 self.loggers.per_image(epoch, result.per_image)
+        row["train-time"] = trained - started
+        row["data-wait-time"] = progress.data_wait
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
@@ -263,6 +264,7 @@ class Trainer:
                     raise TrainingInterrupted(self.signals.requested) from None  # workers got the signal too
                 raise
             waited = time.perf_counter() - waited
+            progress.data_wait += waited
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
             self.state.step += applied
             if applied:
