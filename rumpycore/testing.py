@@ -139,6 +139,32 @@ def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params
     return config
 
 
+def regression_config(degraded: Path, save_loc: Path, train: list[int], evaluate: list[int],
+                      model: str = "DegradationCNN", targets: tuple[str, ...] = ("blur_sigma", "noise_sigma"),
+                      internal_params: dict | None = None, training: dict | None = None,
+                      experiment: str = "regressor") -> dict:
+    """A small regression config: ``model`` predicts ``targets`` of a ``rumpy degrade`` output
+    folder, training on the images ``train`` ([a, b]: a..b-1 in natural order) and evaluating
+    on ``evaluate``, both with the folder's own ``degradation_metadata.csv``."""
+    config: dict[str, Any] = {
+        "experiment": experiment,
+        "experiment_save_loc": str(save_loc),
+        "training": {"num_epochs": 1, "seed": 5, "aim_track": False, "logging": "text"},
+        "model": {"name": model, "internal_params": {"lr": 1e-3, "targets": list(targets)}},
+        "data": {
+            "batch_size": 16,
+            "eval_batch_size": 5,
+            "dataloader_threads": 0,
+            "training_sets": {"train": {"lr": str(degraded), "degradation_metadata": "on_site", "cutoff": train,
+                                        "random_augment": True}},
+            "eval_sets": {"val": {"lr": str(degraded), "degradation_metadata": "on_site", "cutoff": evaluate}},
+        },
+    }
+    config["model"]["internal_params"].update(internal_params or {})
+    config["training"].update(training or {})
+    return config
+
+
 def write_config(config: dict, path: Path) -> Path:
     """Write a config dict as TOML and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
