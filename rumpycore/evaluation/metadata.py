@@ -12,7 +12,6 @@ predictor's own statistics first, so the two models never need to share a normal
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

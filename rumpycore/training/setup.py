@@ -95,7 +95,8 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_metrics(config: RunConfig, device: torch.device, metadata_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
+def build_metrics(config: RunConfig, device: torch.device,
+                  metadata_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Instantiate the configured metrics on ``device``; a regression model's targets are
     ``metadata_dims`` (name -> values per image, from the data)."""
     targets = dict(metadata_dims or {}) if config.task == "regression" else {}
