@@ -217,6 +217,8 @@ def test_metadata_mistakes_are_one_line_errors(case, registered, tmp_path, capsy
 
 @pytest.mark.parametrize("extra, expected", [
     (["--metadata_from", "{predictor}", "1"], "eval.metadata_from: no model in model_and_epoch uses metadata"),
+    (["--metadata_file", "{predictor}/config.toml"], "eval.metadata_file: no model in model_and_epoch uses metadata"),
+    (["--lr_interp_dir", "{predictor}"], "eval.lr_interp_dir: no model in model_and_epoch takes lr_interp"),
     (["-me", "{predictor}", "1"], "eval.model_and_epoch[1]: DegradationCNN is a regression model"),
 ])
 def test_metadata_options_need_a_metadata_model(extra, expected, registered, capsys, tmp_path):

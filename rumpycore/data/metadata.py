@@ -204,21 +204,22 @@ class MetadataScaling:
         """Map raw values (last dimension = the metadata vector) to what the model receives."""
         if self.normalization == "none":
             return values.float()
-        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=values.device)
-        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=values.device)
-        span = torch.where(span > 0, span, torch.ones_like(span))
+        low, span = self._bounds(values.device)
         return ((values.double() - low) / span).float()
 
     def denormalise(self, values: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`normalise`: what the model receives or predicts, back in the
         original units (float64, on the device of ``values``)."""
-        values = values.double()
         if self.normalization == "none":
-            return values
-        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=values.device)
-        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=values.device)
-        span = torch.where(span > 0, span, torch.ones_like(span))
-        return values * span + low
+            return values.double()
+        low, span = self._bounds(values.device)
+        return values.double() * span + low
+
+    def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Minimum and span (1 where the span is 0) as float64 tensors on ``device``."""
+        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=device)
+        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=device)
+        return low, torch.where(span > 0, span, torch.ones_like(span))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (names, value counts, statistics) to store with a trained model."""

@@ -97,6 +97,8 @@ def _dataset(loaded: LoadedOptions, needs_hr: bool, predictors: list[Predictor])
             raise ConfigError(f"{WHERE}.lr_interp_dir: {user} takes the LR images upscaled to the HR size; give "
                               f"their folder (rumpy degrade --pipeline upsample on lr_dir makes it)")
         interp_dir = _folder(loaded, "lr_interp_dir")
+    elif options.lr_interp_dir is not None:
+        raise ConfigError(f"{WHERE}.lr_interp_dir: no model in model_and_epoch takes lr_interp; remove lr_interp_dir")
     params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None,
                           lr_interp=str(interp_dir) if interp_dir else None)
     ctx = DatasetContext(WHERE, "eval", options.scale, "sisr", loaded.base_dir, (), needs_hr, inputs)

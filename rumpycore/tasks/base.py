@@ -98,6 +98,7 @@ class Task(Protocol):
         """The training loss of a batch."""
 
     def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor],
+                 device: torch.device, gather: Callable[[Any], Any],
                  memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
-        """Evaluate on every eval set; ``gather`` concatenates per-image values across processes."""
+        """Evaluate on every eval set; ``gather`` concatenates per-image values (a tensor, or a
+        list such as image names) across processes."""
