@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import toml
 import torch
 import torchvision
 from PIL import Image
@@ -11,9 +12,10 @@ from PIL import Image
 from rumpy_regression import DegradationCNNParams, ResNetRegressorParams, build_cnn, build_resnet
 from rumpy_regression.networks import DegradationCNN, ResNetRegressor
 from rumpycore import ConfigError, ModelContext
+from rumpycore.config import validate
 from rumpycore.loggers.summary import read_summary
 from rumpycore.params import parse
-from rumpycore.testing import degrade_folder, photo_crops, regression_config, run_rumpy, write_config
+from rumpycore.testing import REPO, degrade_folder, photo_crops, regression_config, run_rumpy, write_config
 
 WHERE = "model.internal_params"
 
@@ -131,3 +133,11 @@ def test_one_epoch_through_rumpy_train_with_mixed_case_name(tmp_path, shared_dat
         rows = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")
         assert rows[0]["epoch"] == 1 and np.isfinite(rows[0]["val-MAE-noise_sigma"])
         assert (tmp_path / "runs" / name / "result_outputs" / "epoch_1_results" / "predictions.csv").is_file()
+
+
+def test_example_config_is_valid():
+    path = REPO / "examples" / "configs" / "blur_kernel_predictor.toml"
+    config = validate(toml.load(path), path)
+    assert config.model.spec.name == "DegradationCNN" and config.task == "regression"
+    assert config.model_metadata == ("blur_kernel",) and config.best_metric == "val-MAE"
+    assert [m.name for m in config.metrics] == ["MAE", "RMSE", "R2"]
