@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,15 +32,23 @@ class MeanShift(nn.Module):
 
 class PixelShuffleUpsampler(nn.Sequential):
     """Sub-pixel upsampling as in EDSR/RCAN: x2/x4/x8 as stages of (conv to 4F, shuffle 2),
-    x3 as one stage of (conv to 9F, shuffle 3)."""
+    x3 as one stage of (conv to 9F, shuffle 3).
 
-    def __init__(self, scale: int, features: int) -> None:
+    ``activation``, if given, makes the module placed after every shuffle (SFTMD uses a
+    LeakyReLU there; EDSR and RCAN use none).
+    """
+
+    def __init__(self, scale: int, features: int, activation: Callable[[], nn.Module] | None = None) -> None:
+        def stage(factor: int) -> list[nn.Module]:
+            after = [activation()] if activation is not None else []
+            return [conv3x3(features, factor * factor * features), nn.PixelShuffle(factor), *after]
+
         layers: list[nn.Module] = []
         if scale & (scale - 1) == 0 and scale >= 2:
             for _ in range(int(math.log2(scale))):
-                layers += [conv3x3(features, 4 * features), nn.PixelShuffle(2)]
+                layers += stage(2)
         elif scale == 3:
-            layers += [conv3x3(features, 9 * features), nn.PixelShuffle(3)]
+            layers += stage(3)
         else:
             raise ValueError(f"pixel-shuffle upsampling supports scales 2, 3, 4 and 8, not {scale}")
         super().__init__(*layers)

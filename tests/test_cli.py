@@ -46,7 +46,7 @@ def test_pinning_plugins_with_the_environment_variable(tiny_config, tmp_path):
     result = run_rumpy("train", "--parameters", path, env={"RUMPY_LOAD_PLUGINS": "rumpy-rcan"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "rumpy: error: model.name: unknown model 'EDSR'; known: none installed"]
+        "rumpy: error: model.name: unknown model 'EDSR'; known: RCAN"]
     assert not (tmp_path / "runs").exists()
 
 
@@ -78,7 +78,7 @@ def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site,
     result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg2.toml"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "rumpy: error: model.name: unknown model 'espcn'; known: DegradationCNN, EDSR, ResNetRegressor"]
+        "rumpy: error: model.name: unknown model 'espcn'; known: DegradationCNN, EDSR, RCAN, ResNetRegressor, SFTMD"]
 
 
 def test_a_broken_plugin_is_reported_and_skipped(tmp_path):

@@ -1,1 +1,48 @@
-"""rumpy plugin for RCAN (Zhang et al., ECCV 2018); its model registers once implemented."""
+"""rumpy plugin providing RCAN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import rumpycore
+from rumpycore import ConfigError, option
+
+from .network import RCAN
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class RCANParams:
+    """``[model.internal_params]`` of RCAN (besides the core's lr, scale, scheduler, ...)."""
+
+    n_resgroups: int = option(10, min=1, help="residual groups (paper: 10)")
+    n_resblocks: int = option(20, min=1, help="residual channel-attention blocks per group (paper: 20)")
+    n_feats: int = option(64, min=1, help="channels in every block (paper: 64)")
+    reduction: int = option(16, min=1, help="channel-attention squeeze factor (paper: 16)")
+    res_scale: float = option(1.0, min=0.0, help="scaling of each block's residual before the skip (paper: 1)")
+
+    def __post_init__(self) -> None:
+        if self.reduction > self.n_feats:
+            raise ConfigError(
+                f"model.internal_params.reduction: {self.reduction} is larger than n_feats = {self.n_feats}, "
+                f"which would squeeze channel attention to no channels; lower reduction"
+            )
+
+
+def build(params: RCANParams, ctx: rumpycore.ModelContext) -> RCAN:
+    """RCAN for the run's scale."""
+    return RCAN(ctx.scale, params.n_resgroups, params.n_resblocks, params.n_feats, params.reduction,
+                params.res_scale)
+
+
+@rumpycore.hookimpl
+def register_models(register):
+    register(rumpycore.ModelSpec(
+        name="RCAN",
+        build=build,
+        params=RCANParams,
+        task="sisr",
+        scales=(2, 3, 4, 8),
+        summary="Residual channel attention network (Zhang et al., ECCV 2018)",
+    ))
