@@ -95,17 +95,16 @@ def _validated_config(entry: ModelEntry, folder: Path) -> cfg.RunConfig:
 
 @dataclass
 class TrainedModel:
-    """A model rebuilt from its experiment folder: config, module (on the device, in eval mode),
-    epoch, and how its metadata was normalised in training (None without metadata)."""
+    """A model rebuilt from its experiment: the module (on the device, in eval mode), its epoch,
+    and how its metadata was normalised in training (None without metadata)."""
 
-    folder: Path
-    config: cfg.RunConfig
     model: torch.nn.Module
     epoch: int
     scaling: MetadataScaling | None
 
 
-def experiment_config(entry: ModelEntry, loaded: LoadedOptions, task: str, role: str) -> tuple[Path, cfg.RunConfig]:
+def experiment_config(entry: ModelEntry, loaded: LoadedOptions, task: str,
+                      role: str) -> tuple[Path, cfg.RunConfig]:
     """The entry's folder and validated config; a model of another task is an error naming ``role``."""
     folder = loaded.model_folder(entry)
     config = _validated_config(entry, folder)
@@ -133,7 +132,7 @@ def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device:
         detail = " ".join(str(exc).split())[:200]
         raise UserError(f"{path}: does not fit the model described by {folder / 'config.toml'} ({detail})") from None
     model.to(device).eval()
-    return TrainedModel(folder, config, model, epoch, scaling)
+    return TrainedModel(model, epoch, scaling)
 
 
 def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
