@@ -8,6 +8,7 @@ and builds the model; only rank 0 writes files and logs.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -103,6 +104,12 @@ def relaunch_under_torchrun(argv: list[str]) -> int:
 
 
 def shutdown(ctx: Distributed) -> None:
-    """Leave the process group."""
+    """Leave the process group.
+
+    The DDP wrapper of the finished run is collected first: pending work it still holds in
+    the communication library's threads would otherwise be torn down at interpreter exit,
+    which can abort the process.
+    """
     if ctx.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()

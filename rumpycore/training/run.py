@@ -114,6 +114,9 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
         status = trainer.fit()
     finally:
         lock.release()
+    # every rank leaves together: a rank that tears down its process group while rank 0 is
+    # still writing files can abort inside the communication library
+    ddp.barrier()
     return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by,
                        trainer.interrupted_state)
 

@@ -1,0 +1,36 @@
+"""The example configs under examples/configs pass `rumpy check` against placeholder data."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import toml
+
+from rumpycore.testing import REPO, save_png
+
+from .helpers import invoke
+
+
+def placeholder_pair(root, stem: str, lr_size: int = 64, scale: int = 4) -> None:
+    rng = np.random.default_rng(len(stem))
+    save_png(rng.integers(0, 256, (lr_size * scale, lr_size * scale, 3), dtype=np.uint8), root / "HR" / f"{stem}.png")
+    save_png(rng.integers(0, 256, (lr_size, lr_size, 3), dtype=np.uint8), root / "LR_bicubic" / "X4" / f"{stem}x4.png")
+
+
+def test_rcan_div2k_flickr2k_example_passes_check(tmp_path, capsys):
+    folder = tmp_path / "examples" / "configs"
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "examples" / "configs" / "rcan_div2k_flickr2k.toml", folder)
+    for stem in ("0001", "0002", "0801", "0802"):  # two training and two evaluation images of DIV2K
+        placeholder_pair(folder / "DIV2K", stem)
+    for stem in ("000001", "000002"):
+        placeholder_pair(folder / "Flickr2K", stem)
+    code, out, err = invoke(capsys, "check", "--parameters", folder / "rcan_div2k_flickr2k.toml")
+    assert code == 0, err
+    resolved = toml.loads(out.split("\n# model")[0])
+    assert resolved["model"]["name"] == "RCAN"
+    assert resolved["model"]["internal_params"]["scheduler_params"]["restart_period"] == 125000
+    assert set(resolved["data"]["training_sets"]) == {"div2k", "flickr2k"}
+    assert "# model RCAN: 15,592,355 trainable parameters" in out
+    assert not (tmp_path / "results").exists()
