@@ -15,7 +15,8 @@ from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.loggers.summary import read_summary
 from rumpycore.params import parse
-from rumpycore.testing import REPO, degrade_folder, photo_crops, regression_config, run_rumpy, write_config
+from rumpycore.testing import (REPO, degrade_folder, photo_crops, regression_config, run_rumpy, save_png,
+                               write_config)
 
 WHERE = "model.internal_params"
 
@@ -135,9 +136,24 @@ def test_one_epoch_through_rumpy_train_with_mixed_case_name(tmp_path, shared_dat
         assert (tmp_path / "runs" / name / "result_outputs" / "epoch_1_results" / "predictions.csv").is_file()
 
 
-def test_example_config_is_valid():
-    path = REPO / "examples" / "configs" / "blur_kernel_predictor.toml"
-    config = validate(toml.load(path), path)
-    assert config.model.spec.name == "DegradationCNN" and config.task == "regression"
-    assert config.model_metadata == ("blur_kernel",) and config.best_metric == "val-MAE"
-    assert [m.name for m in config.metrics] == ["MAE", "RMSE", "R2"]
+def test_example_config_passes_check(tmp_path):
+    """The example predictor config against placeholder DIV2K LR images with their metadata CSV."""
+    folder = tmp_path / "examples" / "configs"
+    lr = folder / "DIV2K" / "LR_blurred" / "X4"
+    rng = np.random.default_rng(0)
+    rows = ["image,blur_sigma,blur_kernel"]
+    for stem in ("0001", "0002", "0801", "0802"):  # two training and two evaluation images
+        save_png(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), lr / f"{stem}.png")
+        rows.append(f'{stem}.png,1.5,"{rng.normal(size=10).round(4).tolist()}"')
+    (lr / "degradation_metadata.csv").write_text("\n".join(rows) + "\n")
+    (folder / "blur_kernel_predictor.toml").write_text(
+        (REPO / "examples" / "configs" / "blur_kernel_predictor.toml").read_text())
+    result = run_rumpy("check", "--parameters", folder / "blur_kernel_predictor.toml")
+    assert result.returncode == 0, result.stderr
+    resolved = toml.loads(result.stdout.split("\n# model")[0])
+    assert resolved["model"]["internal_params"]["targets"] == ["blur_kernel"]
+    assert resolved["training"]["metrics"] == ["MAE", "RMSE", "R2"]
+    assert "# model DegradationCNN: " in result.stdout
+    config = validate(toml.load(folder / "blur_kernel_predictor.toml"), folder / "blur_kernel_predictor.toml")
+    assert config.best_metric == "val-MAE" and config.task == "regression"
+    assert not (tmp_path / "results").exists()
