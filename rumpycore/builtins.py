@@ -7,10 +7,12 @@ from .hookspecs import hookimpl
 from .loggers.aim_tracker import AimParams, build_aim
 from .loggers.console import ConsoleLogger, ConsoleParams
 from .loggers.plots import PlotLogger
+from .loggers.predictions import PredictionLogger
 from .loggers.samples import SampleLogger
 from .loggers.summary import SummaryLogger
 from .metrics.fidelity import FidelityParams, build_psnr, build_ssim
 from .metrics.perceptual import LPIPSParams, build_lpips, check_lpips
+from .metrics.regression import build_mae, build_r2, build_rmse
 from .specs import DatasetSpec, LoggerSpec, MetricSpec, SchedulerSpec
 from .training import schedulers as sch
 
@@ -29,6 +31,12 @@ def register_metrics(register):
                         summary="structural similarity, 11x11 Gaussian window, MATLAB Y channel"))
     register(MetricSpec("LPIPS", build_lpips, higher_is_better=False, params=LPIPSParams, check=check_lpips,
                         summary="learned perceptual similarity (AlexNet or VGG, lpips package), RGB in [-1, 1]"))
+    register(MetricSpec("MAE", build_mae, higher_is_better=False, task="regression",
+                        summary="mean absolute error of the predicted targets, in their original units"))
+    register(MetricSpec("RMSE", build_rmse, higher_is_better=False, task="regression",
+                        summary="root mean squared error of the predicted targets, in their original units"))
+    register(MetricSpec("R2", build_r2, higher_is_better=True, task="regression",
+                        summary="coefficient of determination of the predicted targets (1 is perfect)"))
 
 
 @hookimpl
@@ -47,4 +55,6 @@ def register_loggers(register):
     register(LoggerSpec("summary", lambda p, ctx: SummaryLogger(ctx), summary="result_outputs/summary.csv"))
     register(LoggerSpec("plots", lambda p, ctx: PlotLogger(ctx), summary="loss and metric plots (PNG, PDF)"))
     register(LoggerSpec("samples", lambda p, ctx: SampleLogger(ctx), summary="eval sample images per epoch"))
+    register(LoggerSpec("predictions", lambda p, ctx: PredictionLogger(ctx),
+                        summary="regression: per-image predictions CSV and scatter plots per epoch"))
     register(LoggerSpec("aim", build_aim, AimParams, summary="Aim run: hyper-parameters, statistics, system metrics"))

@@ -28,6 +28,7 @@ from .plugins import (
     scheduler_registry,
 )
 from .specs import DatasetSpec, LoggerSpec, MetricSpec, ModelSpec, SchedulerSpec, Task
+from .tasks import TASK_METRICS
 
 TOP_LEVEL_KEYS = ("experiment", "experiment_save_loc", "experiment_group", "training", "model", "data")
 
@@ -44,7 +45,9 @@ class TrainingConfig:
         None, min=1, help="resume from this saved epoch, or 'best' / 'last'"
     )
     seed: int = option(8, min=0, help="seeds model initialisation, data order, crops and augmentation")
-    metrics: list[str] = option(["PSNR", "SSIM"], help="metrics computed on the eval sets")
+    metrics: list[str] | None = option(
+        None, help="metrics computed on the eval sets (default: PSNR, SSIM for SISR; MAE, RMSE, R2 for regression)"
+    )
     metric_params: dict = option({}, help="per-metric settings: [training.metric_params.<METRIC>]")
     metric_channel: Literal["y", "rgb"] = option(
         "y", help="PSNR/SSIM on the BT.601 Y channel (as SR papers) or on RGB"
@@ -54,7 +57,8 @@ class TrainingConfig:
     best_metric: str | None = option(
         None,
         aliases=("best_load_metric",),
-        help="summary column that picks the best epoch (default val-PSNR, or val-loss without PSNR)",
+        help="summary column that picks the best epoch (default val-PSNR for SISR, val-MAE for regression, "
+             "else val-loss)",
     )
     early_stopping_patience: int | None = option(
         None, min=1, help="stop after this many evaluations without improvement of early_stopping_metric"
@@ -78,7 +82,10 @@ class TrainingConfig:
     new_branch: bool = option(False, help="resume into a new branch folder")
     new_branch_name: str | None = option(None, help="name of the new branch (default branch_epoch_<N>)")
     logging: Literal["visual", "text"] = option("visual", help="'visual' also draws loss and metric plots")
-    save_samples: bool = option(True, help="save super-resolved eval samples after each evaluation")
+    save_samples: bool = option(
+        True, aliases=("save_model_outputs",),
+        help="after each evaluation save its outputs: SISR sample images; regression predictions.csv and plots",
+    )
     num_samples: int = option(4, min=1, help="how many eval images save_samples writes")
     gpu: Literal["off", "single", "multiple", "multi"] = option("off", help="'off', 'single' or 'multiple'")
     sp_gpu: int = option(0, min=0, help="GPU index used when gpu = 'single'")
@@ -113,6 +120,9 @@ class ModelTrainingParams:
     scheduler_params: dict = option({}, help="settings of the scheduler")
     optimizer_params: dict = option({}, help="Adam settings: beta_1, beta_2, eps, weight_decay")
     grad_clip: float | None = option(None, min=0.0, help="clip the gradient norm to this value (0 = off)")
+    loss: Literal["l1", "mse"] = option(
+        "l1", help="training loss: 'l1' or 'mse' (SISR: on the pixels; regression: on the normalised targets)"
+    )
 
 
 @dataclass(kw_only=True)
@@ -211,11 +221,12 @@ class RunConfig:
 
     @property
     def best_metric(self) -> str:
-        """Summary column that selects the best epoch."""
+        """Summary column that selects the best epoch: as configured, else the task's first
+        default metric when the run reports it, else ``val-loss``."""
         if self.training.best_metric:
             return self.training.best_metric
-        names = [m.name.upper() for m in self.metrics]
-        return "val-PSNR" if "PSNR" in names else "val-loss"
+        first = TASK_METRICS[self.task][0]
+        return f"val-{first}" if first.upper() in (m.name.upper() for m in self.metrics) else "val-loss"
 
     def resolved(self) -> dict:
         """The config with every default filled in, as written to the experiment folder."""
@@ -386,8 +397,10 @@ def validate(raw: dict, path: Path) -> RunConfig:
     training_sets = _data_sets(data.training_sets, "data.training_sets")
     eval_sets = _data_sets(data.eval_sets, "data.eval_sets")
 
+    if training.metrics is None:
+        training.metrics = list(TASK_METRICS[task])
     metrics = _metrics(training, task)
-    loggers = _loggers(training)
+    loggers = _loggers(training, task)
     config = RunConfig(
         path=path,
         raw=raw,
@@ -407,6 +420,9 @@ def validate(raw: dict, path: Path) -> RunConfig:
         scheduler_params=scheduler_params,
         loggers=loggers,
     )
+    if task == "regression" and not config.model_metadata:
+        raise ConfigError(f"model.internal_params: {model.spec.name} is a regression model but names no targets; "
+                          f"give the metadata columns it should predict")
     _check_columns(config)
     return config
 
@@ -481,22 +497,23 @@ def resolve_metrics(names: list[str], metric_params: Mapping[str, Any], task: Ta
     return choices
 
 
-def enabled_logger_names(training: TrainingConfig) -> list[str]:
-    """Loggers of a run: console and summary always, plots/samples/aim by their options, then extras."""
+def enabled_logger_names(training: TrainingConfig, task: Task = "sisr") -> list[str]:
+    """Loggers of a run: console and summary always, plots/aim by their options, the task's
+    eval outputs (SISR: samples; regression: predictions) with ``save_samples``."""
     names = ["console", "summary"]
     if training.logging == "visual":
         names.append("plots")
     if training.save_samples:
-        names.append("samples")
+        names.append("samples" if task == "sisr" else "predictions")
     if training.aim_track:
         names.append("aim")
     return names
 
 
-def _loggers(training: TrainingConfig) -> list[LoggerChoice]:
+def _loggers(training: TrainingConfig, task: Task) -> list[LoggerChoice]:
     registry = logger_registry()
     choices: list[LoggerChoice] = []
-    requested = [(name, "") for name in enabled_logger_names(training)]
+    requested = [(name, "") for name in enabled_logger_names(training, task)]
     requested += [(name, f"training.loggers[{i}]") for i, name in enumerate(training.loggers)]
     for name, where in requested:
         entry = registry.get(name, where)
@@ -516,8 +533,10 @@ def _loggers(training: TrainingConfig) -> list[LoggerChoice]:
 def summary_columns(config: RunConfig) -> set[str]:
     """Summary columns that metric-watching options may name."""
     columns = {"train-loss", "val-loss"}
+    targets = config.model_metadata if config.task == "regression" else ()
     for choice in config.metrics:
         columns.add(f"val-{choice.name}")
+        columns.update(f"val-{choice.name}-{target}" for target in targets)
     return columns
 
 

@@ -51,7 +51,8 @@ def register_metrics(register: Callable) -> None:
     Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a callable mapping a
     batch of predictions and targets (float tensors on the training device) to one value per
     image. The spec says whether higher values are better, which drives best-epoch selection
-    and early stopping.
+    and early stopping, and which task's outputs the metric measures (``"sisr"`` images, or
+    ``"regression"`` predictions in the targets' original units).
     """
 
 
@@ -71,6 +72,6 @@ def register_loggers(register: Callable) -> None:
 
     Call ``register(LoggerSpec(...))``. ``build(params, context)`` returns an object with
     any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
-    ``epoch_end``, ``samples``, ``run_end``); the trainer calls them and never reaches
-    into the logger otherwise.
+    ``epoch_end``, ``samples``, ``per_image``, ``run_end``); the trainer calls them and never
+    reaches into the logger otherwise.
     """

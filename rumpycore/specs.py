@@ -113,13 +113,22 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class MetricContext:
-    """What a metric factory learns from the run."""
+    """What a metric factory learns from the run.
+
+    ``target_dims`` maps each target of a regression model to its number of values, in the
+    order the values appear in a prediction (empty for SISR).
+    """
 
     scale: int
     device: Any
     channel: Literal["y", "rgb"] = "y"
     crop_border: int | None = None
-    target_names: tuple[str, ...] = ()
+    target_dims: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        """The regression targets, in order."""
+        return tuple(self.target_dims)
 
 
 @dataclass(frozen=True)

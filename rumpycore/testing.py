@@ -91,6 +91,28 @@ def make_sr_data(root: Path, shared: Path, train_images: int = 6, hr_size: int =
     return data
 
 
+def photo_crops(out: Path, photos: list[Path], size: int, per_photo: int, seed: int = 0) -> Path:
+    """``per_photo`` random ``size`` x ``size`` RGB crops of each photo, as ``<stem>_<k>.png`` in ``out``."""
+    rng = np.random.default_rng(seed)
+    for path in photos:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        for k in range(per_photo):
+            top, left = (int(rng.integers(0, extent - size + 1)) for extent in image.shape[:2])
+            save_png(np.ascontiguousarray(image[top : top + size, left : left + size]), out / f"{path.stem}_{k}.png")
+    return out
+
+
+def degrade_folder(source: Path, out: Path, pipeline: dict, seed: int = 8, *extra: str) -> Path:
+    """Degrade ``source`` into ``out`` with the real ``rumpy degrade`` (``pipeline``: the
+    ``--pipeline-config`` table); ``out`` then holds the images and ``degradation_metadata.csv``."""
+    config = write_config(pipeline, out.parent / f"{out.name}_pipeline.toml")
+    result = run_rumpy("degrade", "--source-dir", source, "--output-dir", out, "--pipeline-config", config,
+                       "--seed", str(seed), *extra)
+    if result.returncode != 0:
+        raise RuntimeError(f"rumpy degrade failed: {result.stderr}")
+    return out
+
+
 def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params: dict | None = None,
               training: dict | None = None, data_options: dict | None = None, experiment: str = "tiny") -> dict:
     """A small, fast training config over ``data`` (override any section with the dicts)."""
@@ -114,6 +136,32 @@ def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params
     config["model"]["internal_params"].update(internal_params or {})
     config["training"].update(training or {})
     config["data"].update(data_options or {})
+    return config
+
+
+def regression_config(degraded: Path, save_loc: Path, train: list[int], evaluate: list[int],
+                      model: str = "DegradationCNN", targets: tuple[str, ...] = ("blur_sigma", "noise_sigma"),
+                      internal_params: dict | None = None, training: dict | None = None,
+                      experiment: str = "regressor") -> dict:
+    """A small regression config: ``model`` predicts ``targets`` of a ``rumpy degrade`` output
+    folder, training on the images ``train`` ([a, b]: a..b-1 in natural order) and evaluating
+    on ``evaluate``, both with the folder's own ``degradation_metadata.csv``."""
+    config: dict[str, Any] = {
+        "experiment": experiment,
+        "experiment_save_loc": str(save_loc),
+        "training": {"num_epochs": 1, "seed": 5, "aim_track": False, "logging": "text"},
+        "model": {"name": model, "internal_params": {"lr": 1e-3, "targets": list(targets)}},
+        "data": {
+            "batch_size": 16,
+            "eval_batch_size": 5,
+            "dataloader_threads": 0,
+            "training_sets": {"train": {"lr": str(degraded), "degradation_metadata": "on_site", "cutoff": train,
+                                        "random_augment": True}},
+            "eval_sets": {"val": {"lr": str(degraded), "degradation_metadata": "on_site", "cutoff": evaluate}},
+        },
+    }
+    config["model"]["internal_params"].update(internal_params or {})
+    config["training"].update(training or {})
     return config
 
 

@@ -78,7 +78,7 @@ def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site,
     result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg2.toml"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "rumpy: error: model.name: unknown model 'espcn'; known: EDSR, RCAN, SFTMD"]
+        "rumpy: error: model.name: unknown model 'espcn'; known: DegradationCNN, EDSR, RCAN, ResNetRegressor, SFTMD"]
 
 
 def test_a_broken_plugin_is_reported_and_skipped(tmp_path):

@@ -21,6 +21,12 @@ def eval_options(command):
                      help="Experiment folder and epoch (number, best, last); or 'bicubic -' / 'lanczos -'. "
                           "Repeatable."),
         click.option("--model_loc", "--model-loc", help="Folder that relative experiment folders are found in."),
+        click.option("--lr_interp_dir", "--lr-interp-dir",
+                     help="Folder of LR images upscaled to the HR size (models that take lr_interp)."),
+        click.option("--metadata_file", "--metadata-file",
+                     help="Degradation metadata CSV of the LR images (default: the one in lr_dir)."),
+        click.option("--metadata_from", "--metadata-from", nargs=2, metavar="FOLDER EPOCH",
+                     help="Regression experiment and epoch whose predicted metadata feeds the models (blind SR)."),
         click.option("--scale", type=int, help="Scale of the data (default 4)."),
         click.option("-m", "--metrics", multiple=True, help="Metric to compute (repeatable; default PSNR, SSIM)."),
         click.option("--metric_channel", "--metric-channel", type=click.Choice(["y", "rgb"], case_sensitive=False),

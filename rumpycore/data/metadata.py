@@ -170,6 +170,12 @@ def build_table(table: MetadataCSV, names: Sequence[str], images: Sequence[tuple
     return MetadataTable(dims, np.asarray(vectors, dtype=np.float32).reshape(len(vectors), sum(dims.values())))
 
 
+def value_labels(dims: Mapping[str, int]) -> list[str]:
+    """One label per value of a metadata vector: the name, or ``<name>_<i>`` (from 0) for
+    each value of a name that carries several (``blur_kernel_0`` ... ``blur_kernel_9``)."""
+    return [name if count == 1 else f"{name}_{i}" for name, count in dims.items() for i in range(count)]
+
+
 @dataclass
 class MetadataScaling:
     """How metadata reaches the model: names, values per name, and the normalisation.
@@ -198,10 +204,22 @@ class MetadataScaling:
         """Map raw values (last dimension = the metadata vector) to what the model receives."""
         if self.normalization == "none":
             return values.float()
-        low = torch.as_tensor(self.minimum, dtype=torch.float64)
-        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64)
-        span = torch.where(span > 0, span, torch.ones_like(span))
+        low, span = self._bounds(values.device)
         return ((values.double() - low) / span).float()
+
+    def denormalise(self, values: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalise`: what the model receives or predicts, back in the
+        original units (float64, on the device of ``values``)."""
+        if self.normalization == "none":
+            return values.double()
+        low, span = self._bounds(values.device)
+        return values.double() * span + low
+
+    def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Minimum and span (1 where the span is 0) as float64 tensors on ``device``."""
+        low = torch.as_tensor(self.minimum, dtype=torch.float64, device=device)
+        span = torch.as_tensor(self.maximum - self.minimum, dtype=torch.float64, device=device)
+        return low, torch.where(span > 0, span, torch.ones_like(span))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (names, value counts, statistics) to store with a trained model."""

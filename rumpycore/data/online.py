@@ -64,7 +64,7 @@ def build_pipeline(raw: Mapping[str, Any] | None, scale: int, base_dir: Path, wh
     if lr.shape != (_PROBE_SIDE, _PROBE_SIDE, 3):
         raise ConfigError(f"{WHERE}: turns a {probe.shape[1]}x{probe.shape[0]} HR patch into {lr.shape[1]}x"
                           f"{lr.shape[0]}, not {_PROBE_SIDE}x{_PROBE_SIDE} (x{scale}); the pipeline must downsample "
-                          f"by the model's scale exactly once")
+                          f"by the model's scale (model.internal_params.scale) exactly once")
     return pipeline
 
 

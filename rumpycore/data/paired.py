@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from ..errors import ConfigError, DataError
 from ..params import option
 from ..specs import DatasetContext
-from .metadata import MetadataTable, build_table, read_metadata_csv
+from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
 from .online import OnlineDegradedImages, build_pipeline
 from .patches import crop_box, random_flips, to_tensor
 from .sources import ImageSource, MemorySource, open_source, without_extension
@@ -251,7 +251,14 @@ def load_metadata(params: PairedParams, ctx: DatasetContext, lr: ImageSource, pa
         table = lr.site_metadata(key)
     else:
         table = read_metadata_csv(resolve(ctx.base_dir, params.degradation_metadata), key)
-    images = [(lr.label(p.lr), [p.name, *stem_candidates(p.name, ctx.scale)]) for p in pairs]
+    return pair_metadata(table, lr, pairs, names, ctx.scale, key)
+
+
+def pair_metadata(table: MetadataCSV, lr: ImageSource, pairs: list[Pair], names: tuple[str, ...], scale: int,
+                  key: str) -> MetadataTable:
+    """The rows of ``table`` for the paired LR images, by name (with or without extension or
+    scale suffix), as the values of ``names``; ``key`` names the option in errors."""
+    images = [(lr.label(p.lr), [p.name, *stem_candidates(p.name, scale)]) for p in pairs]
     return build_table(table, names, images, key)
 
 
@@ -264,6 +271,9 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
         raise DataError(f"{where}.lr: missing required key (folder of low-resolution images)")
     if params.hr is None and ctx.needs_hr:
         raise DataError(f"{where}.hr: missing required key (folder of high-resolution images)")
+    if params.hr is not None and ctx.task == "regression":
+        raise ConfigError(f"{where}.hr: a regression model reads only the LR images (its targets come from the "
+                          f"metadata); remove hr")
     takes_interp = "lr_interp" in ctx.inputs
     if takes_interp and params.lr_interp is None:
         raise ConfigError(f"{where}.lr_interp: missing required key; the model takes LR images upscaled to "

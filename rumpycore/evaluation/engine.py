@@ -33,6 +33,7 @@ from ..metrics.fidelity import quantise
 from ..specs import DatasetContext, MetricContext
 from ..tasks.sisr import SISRTask
 from ..training.devices import resolve_device
+from .metadata import SplitValues, attach_csv, metadata_predictor, needed_metadata
 from .models import Predictor, build_predictors
 from .options import WHERE, LoadedOptions
 from .report import Panel, compose, crop_box, enlarge, metric_caption
@@ -50,6 +51,7 @@ class EvalPlan:
     metrics: dict[str, Any]
     predictors: list[Predictor]
     folder: Path
+    metadata: SplitValues | None = None
 
 
 @dataclass
@@ -83,13 +85,39 @@ def _folder(loaded: LoadedOptions, key: str) -> Path:
     return folder
 
 
-def _dataset(loaded: LoadedOptions, needs_hr: bool) -> Dataset:
+def _dataset(loaded: LoadedOptions, needs_hr: bool, predictors: list[Predictor]) -> Dataset:
     options = loaded.options
     lr_dir = _folder(loaded, "lr_dir")
     hr_dir = _folder(loaded, "hr_dir") if needs_hr else None
-    params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None)
-    ctx = DatasetContext(WHERE, "eval", options.scale, "sisr", loaded.base_dir, (), needs_hr)
+    inputs = tuple(dict.fromkeys(key for p in predictors for key in p.inputs))
+    interp_dir = None
+    if "lr_interp" in inputs:
+        if options.lr_interp_dir is None:
+            user = next(p.label for p in predictors if "lr_interp" in p.inputs)
+            raise ConfigError(f"{WHERE}.lr_interp_dir: {user} takes the LR images upscaled to the HR size; give "
+                              f"their folder (rumpy degrade --pipeline upsample on lr_dir makes it)")
+        interp_dir = _folder(loaded, "lr_interp_dir")
+    elif options.lr_interp_dir is not None:
+        raise ConfigError(f"{WHERE}.lr_interp_dir: no model in model_and_epoch takes lr_interp; remove lr_interp_dir")
+    params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None,
+                          lr_interp=str(interp_dir) if interp_dir else None)
+    ctx = DatasetContext(WHERE, "eval", options.scale, "sisr", loaded.base_dir, (), needs_hr, inputs)
     return build_paired(params, ctx)
+
+
+def _metadata(loaded: LoadedOptions, device: torch.device, dataset: Dataset,
+              predictors: list[Predictor]) -> SplitValues | None:
+    """Where the metadata-conditioned models get their values: the CSV or a predictor."""
+    options = loaded.options
+    needed = needed_metadata(predictors)
+    if not needed:
+        for key in ("metadata_file", "metadata_from"):
+            if getattr(options, key) is not None:
+                raise ConfigError(f"{WHERE}.{key}: no model in model_and_epoch uses metadata; remove {key}")
+        return None
+    if loaded.metadata_predictor is not None:
+        return metadata_predictor(loaded, device, needed, predictors)
+    return attach_csv(loaded, dataset, needed, predictors)
 
 
 def _results_folder(loaded: LoadedOptions) -> Path:
@@ -113,12 +141,13 @@ def prepare(loaded: LoadedOptions) -> EvalPlan:
     folder = _results_folder(loaded)
     device = _device(loaded)
     choices = resolve_metrics(names, options.metric_params, "sisr", f"{WHERE}.")
-    dataset = _dataset(loaded, needs_hr=bool(names))
     predictors = build_predictors(loaded, device)
+    dataset = _dataset(loaded, bool(names), predictors)
+    metadata = _metadata(loaded, device, dataset, predictors)
     ctx = MetricContext(scale=options.scale, device=device, channel=options.metric_channel,
                         crop_border=options.crop_border)
     metrics = {c.name: c.metric.spec.build(c.params, ctx) for c in choices}
-    return EvalPlan(loaded, device, dataset, metrics, predictors, folder)
+    return EvalPlan(loaded, device, dataset, metrics, predictors, folder, metadata)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -154,6 +183,8 @@ class _Run:
 
     def batch(self, raw: Mapping[str, Any], task: SISRTask) -> None:
         batch = task.to_device(raw, self.plan.device)
+        if self.plan.metadata is not None:
+            batch["metadata_by_name"] = self.plan.metadata(batch)
         target = batch.get("hr")
         count = batch["lr"].shape[0]
         outputs, values = {}, {}

@@ -4,19 +4,21 @@ A trained model is rebuilt exactly as training built it: the experiment's ``conf
 is validated against the installed plugins, the model is constructed by the same
 :func:`rumpycore.training.setup.build_model`, its weights come from the checkpoint
 (read with ``weights_only=True``), and it is called through the task's ``forward``, the one
-place that decides which inputs (LR image, metadata) a model receives.
+place that decides which inputs (LR image, metadata) a model receives. Metadata reaches a
+model normalised with the statistics stored in its checkpoint, never recomputed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import config as cfg
+from ..data.metadata import MetadataScaling
 from ..errors import UserError
 from ..experiment import BEST_LINK, MODELS, best_epoch_of, find_checkpoint, saved_epochs
 from ..training import checkpoint as ckpt
@@ -28,12 +30,18 @@ from .tiling import tiled_forward
 
 @dataclass
 class Predictor:
-    """One row of the report: a label and how it turns a device batch into SR images."""
+    """One row of the report: a label and how it turns a device batch into SR images.
+
+    ``metadata`` maps the metadata names the model consumes to their values per image (as
+    in its training); ``inputs`` are its extra image inputs (``lr_interp``).
+    """
 
     label: str
     run: Callable[[Mapping[str, Any]], torch.Tensor]
     epoch: int | None = None
     source: str = ""
+    metadata: dict[str, int] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
 
 
 def baseline(name: str, scale: int) -> Predictor:
@@ -85,39 +93,77 @@ def _validated_config(entry: ModelEntry, folder: Path) -> cfg.RunConfig:
         raise UserError(f"{path}: {exc}") from None
 
 
-def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
-    """Rebuild a trained model from its experiment folder and checkpoint, ready on ``device``."""
-    options = loaded.options
+@dataclass
+class TrainedModel:
+    """A model rebuilt from its experiment: the module (on the device, in eval mode), its epoch,
+    and how its metadata was normalised in training (None without metadata)."""
+
+    model: torch.nn.Module
+    epoch: int
+    scaling: MetadataScaling | None
+
+
+def experiment_config(entry: ModelEntry, loaded: LoadedOptions, task: str,
+                      role: str) -> tuple[Path, cfg.RunConfig]:
+    """The entry's folder and validated config; a model of another task is an error naming ``role``."""
     folder = loaded.model_folder(entry)
     config = _validated_config(entry, folder)
-    if config.task != "sisr":
-        raise UserError(f"{entry.where}: {config.model.spec.name} is a {config.task} model; rumpy eval "
-                        f"evaluates super-resolution models")
-    if config.scale != options.scale:
-        raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
-                        f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
-    if config.model_metadata:
-        raise UserError(f"{entry.where}: {config.model.spec.name} needs degradation metadata "
-                        f"({', '.join(config.model_metadata)}), which rumpy eval cannot feed yet")
+    if config.task != task:
+        raise UserError(f"{entry.where}: {config.model.spec.name} is a {config.task} model; {role}")
+    return folder, config
+
+
+def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device: torch.device) -> TrainedModel:
+    """Build the configured model and load the entry's checkpoint into it."""
     path, epoch = _checkpoint(entry, folder)
     state = ckpt.load(path, map_location=device)
     if str(state.get("model_name")).lower() != config.model.spec.name.lower():
         raise UserError(f"{path}: holds model {state.get('model_name')}, but {folder / 'config.toml'} names "
                         f"{config.model.spec.name}")
-    model = build_model(config, {})
+    record = state.get("metadata") or {}
+    if config.model_metadata and not record:
+        raise UserError(f"{path}: has no record of the metadata {config.model.spec.name} was trained with "
+                        f"(names and normalisation); retrain it with this version of rumpy")
+    scaling = MetadataScaling.from_dict(record) if config.model_metadata else None
+    model = build_model(config, dict(scaling.dims) if scaling else {})
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())[:200]
         raise UserError(f"{path}: does not fit the model described by {folder / 'config.toml'} ({detail})") from None
     model.to(device).eval()
+    return TrainedModel(model, epoch, scaling)
+
+
+def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
+    """Rebuild a trained SR model from its experiment folder and checkpoint, ready on ``device``.
+
+    A metadata-conditioned model reads its values from the batch's ``metadata_by_name``
+    (raw values by lowercased name, see :mod:`.metadata`) and receives them normalised as
+    in its training.
+    """
+    options = loaded.options
+    folder, config = experiment_config(entry, loaded, "sisr", "rumpy eval super-resolves with model_and_epoch "
+                                                             "entries (a regression model can be metadata_from)")
+    if config.scale != options.scale:
+        raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
+                        f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
+    trained = load_trained(entry, folder, config, device)
     task = build_task(config)
+    scaling = trained.scaling
+
+    def forward(batch: Mapping[str, Any]) -> torch.Tensor:
+        if scaling is not None:
+            by_name = batch["metadata_by_name"]
+            values = torch.cat([by_name[name.lower()] for name in scaling.dims], dim=1)
+            batch = {**batch, "metadata": scaling.normalise(values)}
+        return task.forward(trained.model, batch)
 
     def run(batch: Mapping[str, Any]) -> torch.Tensor:
-        return tiled_forward(lambda piece: task.forward(model, piece), batch, options.scale, options.tile,
-                             options.tile_overlap)
+        return tiled_forward(forward, batch, options.scale, options.tile, options.tile_overlap)
 
-    return Predictor(folder.name, run, epoch, str(folder))
+    return Predictor(folder.name, run, trained.epoch, str(folder), dict(scaling.dims) if scaling else {},
+                     tuple(config.model.spec.inputs))
 
 
 def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predictor]:

@@ -18,7 +18,7 @@ from ..params import option
 from .baselines import BASELINES
 
 WHERE = "eval"
-PATH_KEYS = ("lr_dir", "hr_dir", "model_loc", "out_loc")
+PATH_KEYS = ("lr_dir", "hr_dir", "lr_interp_dir", "metadata_file", "model_loc", "out_loc")
 NO_EPOCH = ("", "-")
 
 
@@ -28,11 +28,22 @@ class EvalOptions:
 
     lr_dir: str = option(help="folder of low-resolution images to super-resolve")
     hr_dir: str | None = option(None, help="folder of the matching high-resolution images (needed for metrics)")
+    lr_interp_dir: str | None = option(
+        None, help="folder of the LR images upscaled to the HR size, for models that take them (lr_interp)"
+    )
     model_and_epoch: list[Any] = option(
         [], help='[experiment folder, epoch] pairs; epoch is a number, "best" or "last" (as strings in TOML); '
                  'a baseline is ["bicubic", "-"] or ["lanczos", "-"]'
     )
     model_loc: str | None = option(None, help="folder that relative experiment folders are looked up in")
+    metadata_file: str | None = option(
+        None, help="degradation metadata CSV of the LR images, for metadata-conditioned models "
+                   "(default: degradation_metadata.csv in lr_dir)"
+    )
+    metadata_from: list[str] | None = option(
+        None, help="[regression experiment folder, epoch]: feed metadata-conditioned models the metadata this "
+                   "model predicts from each LR image instead of metadata_file (blind SR)"
+    )
     scale: int = option(4, min=1, help="super-resolution scale of the data (every model must match it)")
     metrics: list[str] | None = option(None, help="metrics to compute (default: PSNR and SSIM when hr_dir is given)")
     metric_params: dict = option({}, help="per-metric settings: [metric_params.<METRIC>]")
@@ -82,6 +93,7 @@ class LoadedOptions:
     models: list[ModelEntry]
     base_dir: Path
     model_base: Path
+    metadata_predictor: ModelEntry | None = None
 
     def path(self, value: str) -> Path:
         """A path option resolved against the config's folder (or the current folder)."""
@@ -106,6 +118,9 @@ class LoadedOptions:
             [e.name if e.baseline else str(self.model_folder(e)), "-" if e.epoch is None else str(e.epoch)]
             for e in self.models
         ]
+        predictor = self.metadata_predictor
+        if predictor is not None:
+            table["metadata_from"] = [str(self.model_folder(predictor)), str(predictor.epoch)]
         table.pop("model_loc", None)  # folders above are absolute already
         return table
 
@@ -123,6 +138,16 @@ def parse_epoch(value: Any, where: str) -> int | Literal["best", "last"]:
         if text.isdigit() and int(text) >= 1:
             return int(text)
     raise ConfigError(f"{where}: expected an epoch number, 'best' or 'last', got {value!r}")
+
+
+def parse_predictor(raw: list[str] | None) -> ModelEntry | None:
+    """The ``metadata_from`` pair: a regression experiment folder and its epoch."""
+    if raw is None:
+        return None
+    where = f"{WHERE}.metadata_from"
+    if len(raw) != 2 or not raw[0].strip():
+        raise ConfigError(f"{where}: expected [regression experiment folder, epoch], got {raw!r}")
+    return ModelEntry(where, raw[0].strip(), parse_epoch(raw[1], where))
 
 
 def parse_models(raw: list[Any]) -> list[ModelEntry]:
@@ -159,11 +184,17 @@ def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions
             value = str((cwd / Path(value).expanduser()).resolve())
         if key == "model_and_epoch":
             model_base = cwd
-        if isinstance(value, tuple):  # repeatable flags
+        if isinstance(value, tuple):  # repeatable flags and pairs
             value = [list(v) if isinstance(v, tuple) else v for v in value]
+        if key == "metadata_from" and len(value) == 2:  # a flag's folder is relative to the current folder
+            value = [str((cwd / Path(value[0]).expanduser()).resolve()), value[1]]
         raw[key] = value
     options = P.parse(EvalOptions, raw, WHERE)
     if not options.full_directory:
         raise ConfigError(f"{WHERE}.full_directory: false (the original's named splits) is not supported; "
                           f"point lr_dir at a folder holding just the images to evaluate")
-    return LoadedOptions(options, parse_models(options.model_and_epoch), base_dir, model_base)
+    if options.metadata_file is not None and options.metadata_from is not None:
+        raise ConfigError(f"{WHERE}.metadata_from: given together with metadata_file; the metadata comes from "
+                          f"one of them, keep one")
+    return LoadedOptions(options, parse_models(options.model_and_epoch), base_dir, model_base,
+                         parse_predictor(options.metadata_from))

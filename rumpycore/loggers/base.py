@@ -74,6 +74,10 @@ class Logger:
     def samples(self, epoch: int, samples: Sequence[Sample]) -> None:
         """Evaluation samples of ``epoch`` are available."""
 
+    def per_image(self, epoch: int, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Per-image results of the evaluation after ``epoch`` (one dict per image, every
+        process's images; the regression task's targets and predictions)."""
+
     def run_end(self, status: str) -> None:
         """Training ended: ``"finished"``, ``"early-stopped"``, ``"interrupted"`` or ``"failed"``."""
 
@@ -117,6 +121,9 @@ class LoggerGroup(Logger):
 
     def samples(self, epoch, samples):
         self._emit("samples", epoch, samples)
+
+    def per_image(self, epoch, rows):
+        self._emit("per_image", epoch, rows)
 
     def run_end(self, status):
         self._emit("run_end", status)

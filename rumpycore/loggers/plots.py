@@ -16,25 +16,32 @@ from .base import Logger, LoggerContext  # noqa: E402
 PLOT_NAME = "loss_plots"
 
 
-def plot_groups(history: Sequence[Mapping[str, float]]) -> list[tuple[str, list[str]]]:
-    """Panels to draw: losses together, then one panel per metric (all its columns)."""
+def plot_groups(history: Sequence[Mapping[str, float]], metrics: Sequence[str] = ()) -> list[tuple[str, list[str]]]:
+    """Panels to draw: losses together, then one panel per metric (all its columns).
+
+    A column's metric is the first of its parts named in ``metrics`` (``val-MAE-blur_sigma``
+    belongs to MAE), else its last part (``val-set5-PSNR``).
+    """
     columns: list[str] = []
     for row in history:
         columns.extend(k for k in row if k not in columns)
     losses = [c for c in columns if c.endswith("-loss")]
+    known = {name.lower(): name for name in metrics}
     groups: dict[str, list[str]] = {}
     for column in columns:
         if column in ("epoch", "learning-rate") or column.endswith("-time") or column in losses:
             continue
-        metric = column.split("-")[-1] if column.startswith("val-") else column
+        parts = column.split("-")
+        named = [known[p.lower()] for p in parts[1:] if p.lower() in known]
+        metric = (named[0] if named else parts[-1]) if column.startswith("val-") else column
         groups.setdefault(metric, []).append(column)
     panels = [("loss", losses)] if losses else []
     return panels + list(groups.items())
 
 
-def draw(history: Sequence[Mapping[str, float]]) -> plt.Figure:
-    """A figure with one panel per group of columns, against the epoch."""
-    panels = plot_groups(history)
+def draw(history: Sequence[Mapping[str, float]], metrics: Sequence[str] = ()) -> plt.Figure:
+    """A figure with one panel per group of columns (see :func:`plot_groups`), against the epoch."""
+    panels = plot_groups(history, metrics)
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3 * len(panels)), sharex=True, squeeze=False)
     for ax, (title, columns) in zip(axes[:, 0], panels):
         for column in columns:
@@ -55,9 +62,10 @@ class PlotLogger(Logger):
 
     def __init__(self, ctx: LoggerContext) -> None:
         self.results = ctx.results
+        self.metrics = list(ctx.metric_directions)
 
     def epoch_end(self, epoch, row, history):
-        fig = draw(history)
+        fig = draw(history, self.metrics)
         try:
             for fmt in ("png", "pdf"):
                 buffer = io.BytesIO()

@@ -23,7 +23,12 @@ class Sample:
 
 @dataclass
 class EvalResult:
-    """Statistics of one evaluation (summary columns), sample images and per-image rows."""
+    """Statistics of one evaluation (summary columns), sample images and per-image rows.
+
+    ``per_image`` rows (one dict per image, over every process's images) go to the loggers'
+    ``per_image`` event; the regression task fills them with each image's targets and
+    predictions.
+    """
 
     stats: dict[str, float]
     samples: list[Sample] = field(default_factory=list)
@@ -31,6 +36,49 @@ class EvalResult:
 
 
 RunModel = Callable[[Mapping[str, Any]], torch.Tensor]
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "l1": torch.nn.functional.l1_loss,
+    "mse": torch.nn.functional.mse_loss,
+}
+"""Training losses by their config name (``[model.internal_params] loss``)."""
+
+
+def per_image_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The loss of each image of a batch (the mean over its elements), for ``val-loss``."""
+    return LOSSES[loss](output, target, reduction="none").flatten(1).mean(dim=1)
+
+
+def batch_to_device(batch: Mapping[str, Any], images: tuple[str, ...], device: torch.device,
+                    memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
+    """A loader batch with its ``images`` (uint8) as float in [0, 1] on ``device`` and its
+    ``metadata`` as float there; image keys not listed stay behind."""
+    out = {key: value for key, value in batch.items() if key not in ("lr", "hr", "lr_interp") or key in images}
+    for key in images:
+        if key in batch:
+            image = batch[key].to(device, non_blocking=True).float().div_(255.0)
+            out[key] = image.contiguous(memory_format=memory_format)
+    if "metadata" in batch:
+        out["metadata"] = batch["metadata"].to(device, non_blocking=True).float()
+    return out
+
+
+def report_stats(stats: dict[str, float], prefix: str, values: Mapping[str, torch.Tensor],
+                 metrics: Mapping[str, Any]) -> None:
+    """Add ``<prefix>-loss`` and each metric's reduced value(s) to ``stats``.
+
+    ``values`` holds the per-image rows of the loss and of each metric. A metric whose
+    ``reduce`` returns a dict reports ``<prefix>-<metric>-<key>`` per key (``""``: the
+    metric's own column).
+    """
+    stats[f"{prefix}-loss"] = float(values["loss"].double().mean())
+    for name, metric in metrics.items():
+        reduced = metric.reduce(values[name])
+        if isinstance(reduced, dict):
+            for suffix, value in reduced.items():
+                stats[f"{prefix}-{name}" + (f"-{suffix}" if suffix else "")] = float(value)
+        else:
+            stats[f"{prefix}-{name}"] = float(reduced)
 
 
 class Task(Protocol):
@@ -50,6 +98,7 @@ class Task(Protocol):
         """The training loss of a batch."""
 
     def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor],
+                 device: torch.device, gather: Callable[[Any], Any],
                  memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
-        """Evaluate on every eval set; ``gather`` concatenates per-image values across processes."""
+        """Evaluate on every eval set; ``gather`` concatenates per-image values (a tensor, or a
+        list such as image names) across processes."""

@@ -1,4 +1,4 @@
-"""Single-image super-resolution: LR in, HR out, L1 loss, fidelity metrics per eval set."""
+"""Single-image super-resolution: LR in, HR out, L1 (or MSE) loss, fidelity metrics per eval set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import EvalResult, RunModel, Sample
+from .base import LOSSES, EvalResult, RunModel, Sample, batch_to_device, per_image_loss, report_stats
 
 
 def to_uint8_image(image: torch.Tensor) -> np.ndarray:
@@ -21,21 +21,15 @@ class SISRTask:
 
     name = "sisr"
 
-    def __init__(self, uses_metadata: bool, num_samples: int, image_input: str = "lr") -> None:
+    def __init__(self, uses_metadata: bool, num_samples: int, image_input: str = "lr", loss: str = "l1") -> None:
         self.uses_metadata = uses_metadata
         self.num_samples = num_samples
         self.image_input = image_input  # "lr_interp" for models that take the LR image upscaled to the HR size
+        self.loss_name = loss
 
     def to_device(self, batch: Mapping[str, Any], device: torch.device,
                   memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
-        out = dict(batch)
-        for key in ("lr", "hr", "lr_interp"):
-            if key in batch:
-                image = batch[key].to(device, non_blocking=True).float().div_(255.0)
-                out[key] = image.contiguous(memory_format=memory_format)
-        if "metadata" in batch:
-            out["metadata"] = batch["metadata"].to(device, non_blocking=True).float()
-        return out
+        return batch_to_device(batch, ("lr", "hr", "lr_interp"), device, memory_format)
 
     def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
         if self.uses_metadata:
@@ -43,12 +37,12 @@ class SISRTask:
         return model(batch[self.image_input])
 
     def loss(self, output: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
-        return torch.nn.functional.l1_loss(output.float(), batch["hr"])
+        return LOSSES[self.loss_name](output.float(), batch["hr"])
 
     def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
                  device: torch.device, gather: Callable[[torch.Tensor], torch.Tensor],
                  memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
-        """Per-image L1 and metrics on every eval set; reported per set (when several) and together.
+        """Per-image loss and metrics on every eval set; reported per set (when several) and together.
 
         Evaluation runs in full precision whatever the training precision, so that 8-bit
         metrics are not disturbed by bf16/fp16 rounding of the outputs.
@@ -62,7 +56,7 @@ class SISRTask:
                 batch = self.to_device(raw, device, memory_format)
                 output = run_model(batch).float()
                 target = batch["hr"]
-                columns["loss"].append((output - target).abs().flatten(1).mean(dim=1))
+                columns["loss"].append(per_image_loss(self.loss_name, output, target))
                 for name, metric in metrics.items():
                     columns[name].append(metric.values(output, target, batch).double())
                 for i in range(output.shape[0]):
@@ -72,20 +66,8 @@ class SISRTask:
             per_set[set_id] = {k: gather(torch.cat(v) if v else torch.zeros(0, device=device)) for k, v in columns.items()}
         stats: dict[str, float] = {}
         together = {k: torch.cat([values[k] for values in per_set.values()]) for k in ["loss", *metrics]}
-        self._report(stats, "val", together, metrics)
+        report_stats(stats, "val", together, metrics)
         if len(per_set) > 1:
             for set_id, values in per_set.items():
-                self._report(stats, f"val-{set_id}", values, metrics)
+                report_stats(stats, f"val-{set_id}", values, metrics)
         return EvalResult(stats, samples)
-
-    @staticmethod
-    def _report(stats: dict[str, float], prefix: str, values: Mapping[str, torch.Tensor],
-                metrics: Mapping[str, Any]) -> None:
-        stats[f"{prefix}-loss"] = float(values["loss"].double().mean())
-        for name, metric in metrics.items():
-            reduced = metric.reduce(values[name])
-            if isinstance(reduced, dict):
-                for suffix, value in reduced.items():
-                    stats[f"{prefix}-{name}" + (f"-{suffix}" if suffix else "")] = float(value)
-            else:
-                stats[f"{prefix}-{name}"] = float(reduced)

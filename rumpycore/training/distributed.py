@@ -42,10 +42,15 @@ class Distributed:
         if self.enabled:
             dist.barrier()
 
-    def gather(self, values: torch.Tensor) -> torch.Tensor:
-        """Concatenate a 1-D (or N x ...) tensor of per-image values from every rank, in rank order."""
+    def gather(self, values: torch.Tensor | list) -> torch.Tensor | list:
+        """Concatenate per-image values from every rank, in rank order: a 1-D (or N x ...)
+        tensor, or a list of plain objects (such as image names)."""
         if not self.enabled:
             return values
+        if isinstance(values, list):
+            lists: list[list] = [[] for _ in range(self.world)]
+            dist.all_gather_object(lists, values)
+            return [value for part in lists for value in part]
         count = torch.tensor([values.shape[0]], device=values.device)
         counts = [torch.zeros_like(count) for _ in range(self.world)]
         dist.all_gather(counts, count)

@@ -89,8 +89,9 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     scheduler, interval = build_scheduler(config, optimizer, len(loaders.train))
     resolved = config.resolved()
     trainer = Trainer(
-        config, plan, model=model, task=build_task(config), optimizer=optimizer, scheduler=scheduler,
-        scheduler_interval=interval, loaders=loaders, metrics=build_metrics(config, device), device=device,
+        config, plan, model=model, task=build_task(config, data.metadata_info), optimizer=optimizer,
+        scheduler=scheduler, scheduler_interval=interval, loaders=loaders,
+        metrics=build_metrics(config, device, data.metadata_dims), device=device,
         loggers=_loggers(config, plan, resolved) if ddp.is_main else LoggerGroup([]), state=RunState(),
         resolved_config=resolved, metric_directions=metric_directions(config), ddp=ddp, speed=speed,
         metadata_info=data.metadata_info,

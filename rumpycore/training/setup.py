@@ -4,6 +4,7 @@ is touched."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..errors import ConfigError
 from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
 from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
+from ..tasks.regression import RegressionTask
 from ..tasks.sisr import SISRTask
 from .speed import SpeedSettings, optimizer_kwargs
 
@@ -93,10 +95,13 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_metrics(config: RunConfig, device: torch.device) -> dict[str, Any]:
-    """Instantiate the configured metrics on ``device``."""
+def build_metrics(config: RunConfig, device: torch.device,
+                  metadata_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Instantiate the configured metrics on ``device``; a regression model's targets are
+    ``metadata_dims`` (name -> values per image, from the data)."""
+    targets = dict(metadata_dims or {}) if config.task == "regression" else {}
     ctx = MetricContext(scale=config.scale, device=device, channel=config.training.metric_channel,
-                        crop_border=config.training.crop_border, target_names=config.model_metadata)
+                        crop_border=config.training.crop_border, target_dims=targets)
     return {c.name: c.metric.spec.build(c.params, ctx) for c in config.metrics}
 
 
@@ -105,12 +110,13 @@ def metric_directions(config: RunConfig) -> dict[str, bool]:
     return {c.name: c.metric.spec.higher_is_better for c in config.metrics}
 
 
-def build_task(config: RunConfig) -> SISRTask:
-    """The task object for the model's task."""
-    if config.task == "sisr":
-        image_input = "lr_interp" if "lr_interp" in config.model.spec.inputs else "lr"
-        return SISRTask(bool(config.model_metadata), config.training.num_samples, image_input)
-    raise ConfigError(f"model.name: {config.model.spec.name} is a {config.task} model, which this rumpy cannot train yet")
+def build_task(config: RunConfig, metadata_info: Mapping[str, Any] | None = None) -> SISRTask | RegressionTask:
+    """The task object for the model's task; a regression task needs the run's
+    ``metadata_info`` (:attr:`DataBundle.metadata_info`, or a checkpoint's ``"metadata"``)."""
+    if config.task == "regression":
+        return RegressionTask(MetadataScaling.from_dict(metadata_info or {}), config.general.loss)
+    image_input = "lr_interp" if "lr_interp" in config.model.spec.inputs else "lr"
+    return SISRTask(bool(config.model_metadata), config.training.num_samples, image_input, config.general.loss)
 
 
 def build_optimizer(config: RunConfig, model: torch.nn.Module, speed: SpeedSettings | None = None,

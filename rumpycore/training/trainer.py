@@ -230,6 +230,8 @@ class Trainer:
             row.update(result.stats)
             if result.samples and self.config.training.save_samples:
                 self.loggers.samples(epoch, result.samples)
+            if result.per_image:
+                self.loggers.per_image(epoch, result.per_image)
         row["train-time"] = trained - started
         row["data-wait-time"] = progress.data_wait
         row["epoch-time"] = time.perf_counter() - started
