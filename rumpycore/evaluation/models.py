@@ -127,7 +127,8 @@ def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device:
     scaling = MetadataScaling.from_dict(record) if config.model_metadata else None
     model = build_model(config, dict(scaling.dims) if scaling else {})
     try:
-        model.load_state_dict(state["model"])
+        # the averaged weights, when the run kept them, are the ones its val metrics measured
+        model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())[:200]
         raise UserError(f"{path}: does not fit the model described by {folder / 'config.toml'} ({detail})") from None

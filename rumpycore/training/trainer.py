@@ -27,6 +27,7 @@ from ..loggers.base import LoggerGroup, RunInfo
 from ..tasks.base import EvalResult
 from . import checkpoint as ckpt
 from .distributed import Distributed
+from .ema import WeightAverage
 from .history import best_row, direction_lookup, evaluations_without_improvement
 from .interrupt import StopSignals, TrainingInterrupted
 from .speed import SpeedSettings
@@ -84,6 +85,8 @@ class Trainer:
             self.net = torch.compile(self.net, backend=self.speed.compile_backend)
         self.state = state
         self.resolved_config = resolved_config
+        decay = config.training.ema_decay
+        self.ema = WeightAverage(model, decay) if decay else None
         self.higher_is_better = direction_lookup(metric_directions)
         self.skip_nonfinite = config.training.skip_nonfinite
         step_type = GraphStep if self.speed.cuda_graph else EagerStep
@@ -118,6 +121,7 @@ class Trainer:
             "model_name": self.config.model.spec.name,
             "task": self.config.task,
             "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "precision": self.step.state_dict(),
@@ -141,8 +145,15 @@ class Trainer:
             detail = " ".join(str(exc).split())[:200]
             raise UserError(f"{source}: checkpoint does not fit this model's parameters ({detail}); resume with "
                             f"the model parameters it was trained with") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
+        if self.ema is not None:
+            if state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+            else:  # the checkpoint's run kept no average: start one from its weights
+                self.ema.restart()
+        training = self.config.training
+        if not training.skip_optimizer_load:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None and not training.skip_scheduler_load:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step.load_state_dict(state.get("precision", {}))
         ckpt.restore_rng_state(state["rng"])
@@ -267,6 +278,8 @@ class Trainer:
             progress.data_wait += waited
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
             self.state.step += applied
+            if applied and self.ema is not None:
+                self.ema.update()
             if applied:
                 progress.loss_sum += loss.detach().double()
                 progress.batches += 1
@@ -317,9 +330,10 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self) -> EvalResult:
+        evaluated = self.ema.model if self.ema is not None else self.model
         self.model.eval()
         try:
-            return self.task.evaluate(lambda batch: self.task.forward(self.model, batch), self.loaders.evals,
+            return self.task.evaluate(lambda batch: self.task.forward(evaluated, batch), self.loaders.evals,
                                       self.metrics, self.device, self.ddp.gather, self.speed.memory_format)
         finally:
             self.model.train()
