@@ -17,6 +17,7 @@ import toml
 
 from . import params as P
 from .errors import ConfigError, UserError
+from .legacy import drop_original_keys
 from .params import option
 from .plugins import (
     Registered,
@@ -74,9 +75,18 @@ class TrainingConfig:
     optimizer_impl: Literal["auto", "default", "foreach", "fused"] = option(
         "auto", help="Adam implementation (auto = fused on a GPU)"
     )
+    ema_decay: float = option(
+        0.0, min=0.0, max=0.99999,
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.999), evaluated, "
+             "sampled and loaded by rumpy eval in place of the raw weights; 0 = off",
+    )
     skip_nonfinite: bool = option(
         False, help="skip batches whose loss is NaN/inf instead of stopping (costs a sync per step on GPUs)"
     )
+    skip_optimizer_load: bool = option(
+        False, help="when resuming, start Adam afresh, so a changed lr or betas takes effect"
+    )
+    skip_scheduler_load: bool = option(False, help="when resuming, start the scheduler afresh")
     overwrite_data: bool = option(False, help="allow a new run to replace an existing experiment")
     branch_root: str | None = option(None, help="branch sub-folder to resume from and save into")
     new_branch: bool = option(False, help="resume into a new branch folder")
@@ -303,6 +313,9 @@ def apply_overrides(raw: dict, training: Mapping[str, Any], sets: list[str], exp
     for key, value in training.items():
         if value is not None:
             raw.setdefault("training", {})[key] = value
+    if training.get("num_epochs") is not None:
+        # the flag wins over the original toolbox's spelling of the same setting in the file
+        raw["training"].pop("epoch_cutoff", None)
     for assignment in sets:
         apply_set(raw, assignment)
     if experiment_name:
@@ -347,7 +360,7 @@ def validate(raw: dict, path: Path) -> RunConfig:
     if group is not None and not isinstance(group, str):
         raise ConfigError(f"experiment_group: expected a string, got {group!r}")
 
-    training = P.parse(TrainingConfig, _table(raw, "training", "", required=False), "training")
+    training = P.parse(TrainingConfig, drop_original_keys(_table(raw, "training", "", required=False)), "training")
     if training.num_epochs and training.epoch_cutoff and training.num_epochs != training.epoch_cutoff:
         raise ConfigError("training.epoch_cutoff: conflicts with training.num_epochs; keep one of them")
     if training.target_epoch is None:

@@ -125,3 +125,47 @@ def test_relative_paths_resolve_against_the_config_folder(tiny_config, tmp_path,
     assert result.returncode == 0, result.stderr
     assert (project / "results" / "tiny" / "saved_models" / "train_model_1.pt").is_file()
     assert not any(elsewhere.iterdir())
+
+
+def test_the_original_epoch_cutoff_key_trains_and_yields_to_the_flag(tiny_config, tmp_path, capsys):
+    config = tiny_config()
+    del config["training"]["num_epochs"]
+    config["training"]["epoch_cutoff"] = 2
+    path = write_config(config, tmp_path / "cfg.toml")
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--num_epochs", "1")
+    assert code == 0, err
+    summary = tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv"
+    assert [r["epoch"] for r in read_summary(summary)] == [1]
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last")
+    assert code == 0, err
+    assert [r["epoch"] for r in read_summary(summary)] == [1, 2]
+
+
+def test_resume_with_a_new_rate_needs_a_fresh_optimizer(tiny_config, tmp_path, capsys):
+    config = tiny_config()
+    path = write_config(config, tmp_path / "cfg.toml")
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--num_epochs", "1")
+    assert code == 0, err
+    summary = tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv"
+    first_rate = read_summary(summary)[0]["learning-rate"]
+    rates = {}
+    for skip in (False, True):
+        code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "1",
+                              "--set", "model.internal_params.lr=0.002",
+                              "--set", f"training.skip_optimizer_load={str(skip).lower()}",
+                              "--set", "training.new_branch=true", "--set", f"training.new_branch_name=skip_{skip}")
+        assert code == 0, err
+        rates[skip] = read_summary(tmp_path / "runs" / "tiny" / f"skip_{skip}" / "result_outputs" / "summary.csv")[1]
+    assert rates[False]["learning-rate"] == first_rate != 0.002
+    assert rates[True]["learning-rate"] == 0.002
+
+
+def test_original_settings_without_a_counterpart_are_noted(tiny_config, tmp_path, capsys):
+    config = tiny_config(training={"num_epochs": 1, "full_loss_logging": True, "id_source": "standard",
+                                   "max_im_val": 1.0})
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    assert "rumpy: note: training.full_loss_logging is a setting of the original rumpy with no effect here" in err
+    assert "rumpy: note: training.id_source is a setting" in err
+    written = toml.load(tmp_path / "runs" / "tiny" / "config.toml")
+    assert "full_loss_logging" not in written["training"] and "max_im_val" not in written["training"]
