@@ -153,11 +153,18 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class SchedulerContext:
-    """What a scheduler factory learns from the run."""
+    """What a scheduler factory learns from the run.
+
+    ``captured_step`` is true when every training step replays a CUDA graph: the learning
+    rate (a device tensor the scheduler updates in place) still reaches the step, but other
+    hyperparameters such as Adam's betas are fixed at capture, so a scheduler that changes
+    them must refuse with a :class:`~rumpycore.errors.ConfigError`.
+    """
 
     steps_per_epoch: int
     num_epochs: int
     lr: float
+    captured_step: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Speed options on the CPU: what runs here runs for real; the CUDA-only paths are refused
-with one line, and the CUDA-graph step logic is exercised with a CPU stand-in recorder."""
+"""Speed options on the CPU: the CUDA-only paths are refused with one line, and the
+CUDA-graph step logic is exercised with a CPU stand-in recorder. Each model plugin's tests
+train it with the CPU speed options through ``rumpycore.testing.check_cpu_speed_options``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 import torch
 
 import rumpycore
-from rumpycore.loggers.summary import read_summary
 from rumpycore.plugins import host, reset_host
 from rumpycore.testing import write_config
+from rumpycore.errors import ConfigError
+from rumpycore.specs import SchedulerContext
+from rumpycore.training.schedulers import OneCycleParams, one_cycle
 from rumpycore.training.speed import SpeedSettings
 from rumpycore.training.steps import EagerStep, GraphStep, restore, snapshot
 
@@ -22,23 +25,6 @@ def run(capsys, config, path, *extra):
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, path), *extra)
     assert code == 0, err
     return err
-
-
-def final_row(tmp_path, name):
-    return read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")[-1]
-
-
-def test_bf16_channels_last_and_compile_train_on_the_cpu(tiny_config, tmp_path, capsys):
-    run(capsys, tiny_config(experiment="fp32"), tmp_path / "fp32.toml")
-    run(capsys, tiny_config(experiment="bf16", training={"precision": "bf16", "channels_last": True}),
-        tmp_path / "bf16.toml")
-    run(capsys, tiny_config(experiment="compiled", training={"compile": True, "compile_backend": "aot_eager"}),
-        tmp_path / "compiled.toml")
-    reference = final_row(tmp_path, "fp32")
-    for name, tolerance in (("bf16", 2e-2), ("compiled", 1e-5)):
-        row = final_row(tmp_path, name)
-        assert row["train-loss"] == pytest.approx(reference["train-loss"], rel=tolerance), name
-        assert row["val-PSNR"] == pytest.approx(reference["val-PSNR"], abs=0.2), name
 
 
 @pytest.mark.parametrize("training, message", [
@@ -87,11 +73,12 @@ class Rerun:
         return self.fn()
 
 
-def make_step(kind, seed=0):
+def make_step(kind, seed=0, scheduler=lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3, padding=1))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)
+    # a tensor learning rate, as build_optimizer gives a captured step
+    optimizer = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-2))
+    scheduler = scheduler(optimizer)
     args = (lambda b: model(b["lr"]), lambda out, b: torch.nn.functional.l1_loss(out, b["hr"]),
             list(model.parameters()), optimizer, scheduler, True, 0.5, SpeedSettings(), torch.device("cpu"))
     if kind == "eager":
@@ -109,7 +96,34 @@ def test_graph_step_replays_the_eager_trajectory():
     assert graph_losses == eager_losses
     for a, b in zip(eager_model.parameters(), graph_model.parameters()):
         assert torch.equal(a, b)
-    assert graph.optimizer.param_groups[0]["lr"] == eager.optimizer.param_groups[0]["lr"] == 1e-2 * 0.25
+    assert float(graph.optimizer.param_groups[0]["lr"]) == float(eager.optimizer.param_groups[0]["lr"])
+    assert float(graph.optimizer.param_groups[0]["lr"]) == pytest.approx(1e-2 * 0.25)
+
+
+@pytest.mark.parametrize("cycle_momentum", [True, False])
+def test_a_scheduler_changing_more_than_the_rate_cannot_drive_a_captured_step(cycle_momentum):
+    _, graph = make_step("graph", scheduler=lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=1e-2, total_steps=10, cycle_momentum=cycle_momentum))
+    batch = {"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 8, 8), "name": ["x"] * 2}
+    graph(batch)
+    if cycle_momentum:
+        with pytest.raises(RuntimeError, match="other than the learning rate"):
+            graph(batch)
+    else:
+        graph(batch)
+
+
+def test_one_cycle_refuses_to_cycle_momentum_under_a_captured_step():
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-3))
+    captured = SchedulerContext(steps_per_epoch=5, num_epochs=2, lr=1e-3, captured_step=True)
+    with pytest.raises(ConfigError, match="scheduler_params.cycle_momentum: a CUDA-graph step"):
+        one_cycle(optimizer, OneCycleParams(lr_max=1e-2), captured)
+    scheduler = one_cycle(optimizer, OneCycleParams(lr_max=1e-2, cycle_momentum=False), captured)
+    betas = optimizer.param_groups[0]["betas"]
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["betas"] == betas
 
 
 def test_snapshot_and_restore_undo_warm_up_steps():

@@ -86,7 +86,7 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     model = build_model(config, data.metadata_dims).to(device, memory_format=speed.memory_format)
     loaders = build_loaders(config, data, device, ddp.rank, ddp.world)
     optimizer = build_optimizer(config, model, speed, device)
-    scheduler, interval = build_scheduler(config, optimizer, len(loaders.train))
+    scheduler, interval = build_scheduler(config, optimizer, len(loaders.train), speed.cuda_graph)
     resolved = config.resolved()
     trainer = Trainer(
         config, plan, model=model, task=build_task(config, data.metadata_info), optimizer=optimizer,

@@ -46,6 +46,7 @@ class OneCycleParams:
     total_steps: int | None = option(None, min=1, help="batches in the cycle (default: the whole run)")
     anneal_strategy: Literal["cos", "linear"] = option("cos", help="annealing shape")
     pct_start: float = option(0.3, min=0.0, max=1.0, help="fraction of the cycle spent warming up")
+    cycle_momentum: bool = option(True, help="cycle Adam's beta1 inversely to the rate (0.95 to 0.85)")
 
 
 def cosine_restarts(optimizer, p: CosineRestartParams, ctx: SchedulerContext):
@@ -67,6 +68,9 @@ def step(optimizer, p: StepParams, ctx: SchedulerContext):
 
 def one_cycle(optimizer, p: OneCycleParams, ctx: SchedulerContext):
     """Build ``OneCycleLR``; by default the cycle spans every batch of the run."""
+    if p.cycle_momentum and ctx.captured_step:
+        raise ConfigError("model.internal_params.scheduler_params.cycle_momentum: a CUDA-graph step keeps Adam's "
+                          "beta1 fixed at capture; set cycle_momentum = false or training.cuda_graph = false")
     total = p.total_steps or ctx.steps_per_epoch * ctx.num_epochs
-    return lr_scheduler.OneCycleLR(optimizer, max_lr=p.lr_max, total_steps=total,
-                                   anneal_strategy=p.anneal_strategy, pct_start=p.pct_start)
+    return lr_scheduler.OneCycleLR(optimizer, max_lr=p.lr_max, total_steps=total, anneal_strategy=p.anneal_strategy,
+                                   pct_start=p.pct_start, cycle_momentum=p.cycle_momentum)

@@ -134,11 +134,12 @@ def build_optimizer(config: RunConfig, model: torch.nn.Module, speed: SpeedSetti
                             **optimizer_kwargs(speed))
 
 
-def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
+                    captured_step: bool = False):
     """The configured scheduler (or None) and whether it steps per ``batch`` or ``epoch``."""
     if config.scheduler is None:
         return None, "batch"
-    ctx = SchedulerContext(steps_per_epoch, config.training.target_epoch, config.general.lr)
+    ctx = SchedulerContext(steps_per_epoch, config.training.target_epoch, config.general.lr, captured_step)
     spec = config.scheduler.spec
     return spec.build(optimizer, config.scheduler_params, ctx), spec.interval
 

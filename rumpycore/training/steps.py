@@ -104,6 +104,7 @@ class GraphStep(EagerStep):
         self.recorded: Any = None
         self.static_batch: dict[str, Any] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
+        self.fixed: list[dict[str, Any]] = []
 
     def _tensors(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return {k: v for k, v in batch.items() if isinstance(v, torch.Tensor) and v.device == self.device}
@@ -137,6 +138,12 @@ class GraphStep(EagerStep):
         self.optimizer.zero_grad(set_to_none=True)
         self.recorded = self.capture(self._graphed_step)
         restore(saved, self.parameters, self.optimizer)
+        self.fixed = self._fixed_hyperparameters()
+
+    def _fixed_hyperparameters(self) -> list[dict[str, Any]]:
+        """The optimizer settings baked into the graph as constants (all but the tensors)."""
+        return [{k: v for k, v in group.items() if k != "params" and not isinstance(v, torch.Tensor)}
+                for group in self.optimizer.param_groups]
 
     def __call__(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, bool]:
         tensors = self._tensors(batch)
@@ -144,6 +151,9 @@ class GraphStep(EagerStep):
             self._record(batch)
         elif {k: tuple(v.shape) for k, v in tensors.items()} != self.shapes:
             return super().__call__(batch)
+        if self._fixed_hyperparameters() != self.fixed:
+            raise RuntimeError("the scheduler changed an optimizer setting other than the learning rate, which a "
+                               "captured CUDA-graph step cannot follow; its factory must refuse captured_step")
         for key, value in tensors.items():
             self.static_batch[key].copy_(value, non_blocking=True)
         loss = self.recorded.replay()
