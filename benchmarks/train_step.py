@@ -21,7 +21,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -65,35 +64,24 @@ class MemoryBatches:
 
 
 class PeakMemory:
-    """Peak GPU memory, or peak process RSS sampled every few milliseconds on the CPU."""
+    """Peak GPU memory allocated inside the block; None on the CPU.
+
+    Both variants share one process, so the CPU's resident-set size cannot be split between
+    them: the CPU column is left empty rather than filled with a number that misleads.
+    """
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.peak = 0
+        self.peak: int | None = None
 
     def __enter__(self):
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        else:
-            self.running = True
-            self.thread = threading.Thread(target=self._sample, daemon=True)
-            self.thread.start()
         return self
-
-    def _sample(self) -> None:
-        import psutil
-
-        process = psutil.Process()
-        while self.running:
-            self.peak = max(self.peak, process.memory_info().rss)
-            time.sleep(0.005)
 
     def __exit__(self, *exc) -> None:
         if self.device.type == "cuda":
             self.peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self.running = False
-            self.thread.join()
 
 
 def sync(device: torch.device) -> None:
@@ -197,7 +185,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, float, float]]:
             sync(device)
 
         results = {"hand-written": [], "rumpy": []}
-        peaks = {"hand-written": 0, "rumpy": 0}
+        peaks: dict[str, int | None] = {"hand-written": None, "rumpy": None}
         for name, fn in (("hand-written", run_hand), ("rumpy", run_rumpy)):
             for _ in range(args.warmup):
                 fn()
@@ -208,7 +196,8 @@ def measure(args: argparse.Namespace) -> list[tuple[str, float, float]]:
                     fn()
                     elapsed = time.perf_counter() - start
                 results[name].append(1000 * elapsed / len(batches))
-                peaks[name] = max(peaks[name], memory.peak)
+                if memory.peak is not None:
+                    peaks[name] = max(peaks[name] or 0, memory.peak)
     return [(name, statistics.median(times), peaks[name]) for name, times in results.items()]
 
 
@@ -227,7 +216,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks per variant (median reported)")
     parser.add_argument("--repeats", type=int, default=1, help="run the whole comparison this many times")
     args = parser.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
     print(f"# {args.model} x{args.scale}, batch {args.batch}, LR patch {args.patch}, {args.precision}, "
           f"channels_last={args.channels_last}, cuda_graph={args.cuda_graph}, device={args.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -238,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         hand = rows[0][1]
         for name, ms, peak in rows:
             ratio = f"{ms / hand:.3f}" if name == "rumpy" else ""
-            print(f"| {repeat} | {name} | {ms:.1f} | {1000 / ms:.2f} | {peak / 2**20:.0f} | {ratio} |")
+            memory = "-" if peak is None else f"{peak / 2**20:.0f}"
+            print(f"| {repeat} | {name} | {ms:.1f} | {1000 / ms:.2f} | {memory} | {ratio} |")
         sys.stdout.flush()
 
 

@@ -119,7 +119,8 @@ class ExperimentPlan:
             shutil.rmtree(self.folder)
         self.results.mkdir(parents=True, exist_ok=True)
         self.models.mkdir(parents=True, exist_ok=True)
-        for folder in (self.folder, self.results, self.models):
+        per_epoch = [path for path in self.results.iterdir() if path.is_dir()]  # samples, predictions
+        for folder in (self.folder, self.results, self.models, *per_epoch):
             for leftover in folder.glob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
 

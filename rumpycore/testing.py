@@ -20,6 +20,8 @@ import pytest
 import toml
 from PIL import Image
 
+from .loggers.summary import read_summary
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -170,6 +172,34 @@ def write_config(config: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(toml.dumps(config))
     return path
+
+
+CPU_SPEED_VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
+    "bf16-channels-last": ({"precision": "bf16", "channels_last": True}, 2e-2),
+    "compiled": ({"compile": True, "compile_backend": "aot_eager"}, 1e-5),
+}
+
+
+def check_cpu_speed_options(config: dict, folder: Path) -> None:
+    """Train ``config`` through the real CLI in fp32, then with each of the CPU speed options
+    (bf16 autocast with channels_last; ``torch.compile``), and assert every variant ends
+    where fp32 does up to its rounding: training loss within the variant's relative
+    tolerance, validation PSNR within 0.2 dB.
+
+    A model plugin calls this from its tests to show its network honours the speed options.
+    """
+    rows = {}
+    for name, (training, _) in {"fp32": ({}, 0.0), **CPU_SPEED_VARIANTS}.items():
+        variant = copy.deepcopy(config)
+        variant["experiment"] = name
+        variant["experiment_save_loc"] = str(folder)
+        variant["training"].update(training)
+        result = run_rumpy("train", "--parameters", write_config(variant, folder / f"{name}.toml"))
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+        rows[name] = read_summary(folder / name / "result_outputs" / "summary.csv")[-1]
+    for name, (_, tolerance) in CPU_SPEED_VARIANTS.items():
+        assert rows[name]["train-loss"] == pytest.approx(rows["fp32"]["train-loss"], rel=tolerance), name
+        assert rows[name]["val-PSNR"] == pytest.approx(rows["fp32"]["val-PSNR"], abs=0.2), name
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import torch
 import rumpycore
 from rumpycore.loggers.base import Logger
 from rumpycore.loggers.summary import read_summary
+from rumpycore.metrics.base import Metric
 from rumpycore.plugins import host, reset_host
 from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
 from rumpycore.training.history import best_row, direction_lookup, evaluations_without_improvement
@@ -210,12 +211,25 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
             "halve_each_epoch", lambda opt, params, ctx: torch.optim.lr_scheduler.StepLR(opt, 1, 0.5),
             interval="epoch"))
 
-    in_process_plugin(types.SimpleNamespace(register_loggers=register_loggers,
-                                            register_schedulers=register_schedulers, __name__="extras"))
-    config = tiny_config(training={"num_epochs": 2, "loggers": ["Recorder"]},
+    class WorstPixel(Metric):
+        def values(self, prediction, target, batch):
+            return (prediction - target).abs().flatten(1).amax(1)
+
+        def reduce(self, values):
+            return float(values.max())
+
+    @rumpycore.hookimpl
+    def register_metrics(register):
+        register(rumpycore.MetricSpec("worst_pixel", lambda params, ctx: WorstPixel(), higher_is_better=False))
+
+    in_process_plugin(types.SimpleNamespace(register_loggers=register_loggers, register_schedulers=register_schedulers,
+                                            register_metrics=register_metrics, __name__="extras"))
+    config = tiny_config(training={"num_epochs": 2, "loggers": ["Recorder"], "metrics": ["PSNR", "Worst_Pixel"]},
                          internal_params={"scheduler": "halve_each_epoch"})
     train(capsys, config, tmp_path / "cfg.toml")
     assert events == [("run_start", 1), ("epoch_end", 1, 5e-4), ("epoch_end", 2, 2.5e-4), ("run_end", "finished")]
+    rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
+    assert all(0.0 < row["val-worst_pixel"] <= 1.0 for row in rows)
 
 
 def test_aim_run_is_real_and_continues_on_resume(tiny_config, tmp_path, capsys):

@@ -205,3 +205,24 @@ def test_bad_input_is_one_line_and_writes_nothing(case, trained, sr_data, tmp_pa
     code, _, err = invoke(capsys, "eval", *args, "--out_loc", tmp_path / "out")
     assert_one_line_error(code, err, *expected)
     assert not (tmp_path / "out").exists()
+
+
+def test_metric_channel_and_crop_border_options(shared_data, tmp_path, capsys):
+    expected = []
+    for stem in ("butterfly", "bird"):
+        hr = np.asarray(Image.open(shared_data / "Set5" / "HR" / f"{stem}.png").convert("RGB"))[:64, :64]
+        lr = imresize(hr, 0.25)
+        save_png(hr, tmp_path / "hr" / f"{stem}.png")
+        save_png(lr, tmp_path / "lr" / f"{stem}.png")
+        upscaled = np.floor(np.clip(imresize(lr.astype(np.float64) / 255.0, 4), 0, 1) * 255.0 + 0.5)
+        mse = np.mean((upscaled - hr.astype(np.float64)) ** 2)  # RGB, no border shaved
+        expected.append(10 * np.log10(255.0**2 / mse))
+    psnr = {}
+    for name, options in (("rgb", ["--metric_channel", "rgb", "--crop_border", "0"]), ("y", [])):
+        code, out, err = invoke(capsys, "eval", "--lr_dir", tmp_path / "lr", "--hr_dir", tmp_path / "hr",
+                                "--out_loc", tmp_path / "out", "--results_name", name, "--json",
+                                "--no_image_comparison", *options)
+        assert code == 0, err
+        psnr[name] = json.loads(out)["summary"][0]["PSNR"]
+    assert psnr["rgb"] == pytest.approx(float(np.mean(expected)), abs=1e-6)
+    assert abs(psnr["y"] - psnr["rgb"]) > 0.1

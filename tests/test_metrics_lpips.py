@@ -10,6 +10,7 @@ import torchvision
 
 from rumpycore.data.images import load_rgb
 from rumpycore.errors import ConfigError
+from rumpycore.loggers.summary import read_summary
 from rumpycore.metrics.perceptual import LPIPSParams, backbone_weights_path, build_lpips, check_lpips
 from rumpycore.specs import MetricContext
 from rumpycore.testing import write_config
@@ -37,9 +38,10 @@ def images(shared_data):
     return batch(hr, noisy), batch(hr, hr)
 
 
-def test_lpips_with_a_random_backbone_runs_the_real_network(images):
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_with_a_random_backbone_runs_the_real_network(images, net):
     prediction, target = images
-    metric = build_lpips(LPIPSParams(pnet_rand=True), MetricContext(scale=4, device="cpu"))
+    metric = build_lpips(LPIPSParams(net=net, pnet_rand=True), MetricContext(scale=4, device="cpu"))
     values = metric.values(prediction, target, {})
     assert values.shape == (2,) and values.dtype == torch.float64
     assert values[0].item() == 0.0 and values[1].item() > 0.0
@@ -53,6 +55,15 @@ def test_missing_backbone_weights_name_the_file_and_folder(net, file, tmp_path):
     message = str(error.value)
     assert file in message and str(tmp_path / "torch_home" / "hub" / "checkpoints") in message
     assert "\n" not in message
+
+
+def test_training_logs_lpips_each_epoch(tiny_config, tmp_path, capsys):
+    config = tiny_config(training={"metrics": ["PSNR", "LPIPS"], "metric_params": {"LPIPS": {"pnet_rand": True}}})
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(0.0 < r["val-LPIPS"] < 1.0 for r in rows)
 
 
 def test_training_with_lpips_but_no_weights_fails_before_anything_is_written(tiny_config, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -9,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 import toml
 import torch
+from PIL import Image
 
 import rumpycore
 from rumpycore.loggers.summary import read_summary
@@ -92,6 +95,41 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_config, tmp_
                               "the previous version is unchanged")
     assert ((models / "train_model_1.pt").read_bytes(), summary.read_bytes()) == before
     assert sorted(p.name for p in models.iterdir()) == ["best.pt", "train_model_1.pt"]  # no temporary left
+
+
+def test_an_unwritable_folder_during_a_save_keeps_the_previous_checkpoint(tiny_config, tmp_path, capsys, monkeypatch):
+    path = tmp_path / "cfg.toml"
+    train(capsys, tiny_config(training={"num_epochs": 2}), path, "--num_epochs", "1")
+    models = tmp_path / "runs" / "tiny" / "saved_models"
+    before = (models / "train_model_1.pt").read_bytes()
+    real_mkstemp = tempfile.mkstemp
+
+    def denied(*args, prefix="", **kwargs):
+        # what creating a file in a folder that became read-only raises (root ignores chmod)
+        if prefix.startswith(".train_model_2.pt"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_mkstemp(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last")
+    assert_stopped_with_error(code, err, "train_model_2.pt: could not be written (Permission denied)",
+                              "fix permissions; the previous version is unchanged")
+    assert (models / "train_model_1.pt").read_bytes() == before
+    assert sorted(p.name for p in models.iterdir()) == ["best.pt", "train_model_1.pt"]
+
+
+def test_a_resumed_run_removes_what_a_killed_write_left(tiny_config, tmp_path, capsys):
+    path = tmp_path / "cfg.toml"
+    config = tiny_config(training={"save_samples": True, "num_samples": 1})
+    train(capsys, config, path, "--num_epochs", "1")
+    folder = tmp_path / "runs" / "tiny"
+    leftovers = [folder / "saved_models" / ".train_model_2.pt.k2j4.tmp",
+                 folder / "result_outputs" / ".summary.csv.x81a.tmp",
+                 folder / "result_outputs" / "epoch_1_samples" / ".bridge_comparison.png.gk73.tmp"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half a write")
+    train(capsys, config, path, "--continue_from_epoch", "last")
+    assert not [leftover for leftover in leftovers if leftover.exists()]
 
 
 class Exploit:
@@ -180,12 +218,15 @@ def test_skip_nonfinite_skips_the_batch(tiny_config, tmp_path, capsys, in_proces
 
 
 def readable(folder: Path) -> None:
-    """Every file a killed run left must be complete: checkpoints, summary and configs."""
+    """Every file a killed run left must be complete: checkpoints, summary, samples and configs."""
     for path in (folder / "saved_models").glob("train_model_*.pt"):
         ckpt.load(path)
     summary = folder / "result_outputs" / "summary.csv"
     if summary.exists():
         read_summary(summary)
+    for path in (folder / "result_outputs").glob("epoch_*_samples/*.png"):
+        with Image.open(path) as image:
+            image.load()
     for path in folder.glob("config*.toml"):
         toml.load(path)
 
@@ -196,15 +237,17 @@ def newest_epoch(folder: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
-    """20 kills: during start-up, at random moments after an epoch, and during checkpoint writes.
+    """Up to 20 kills: during start-up, at random moments after an epoch, and during checkpoint
+    writes.
 
-    Each kind of kill lets a run progress by at most about one epoch, so 20 epochs outlast
-    the 20 kills whatever the machine's speed.
+    No kill lets a run progress by more than about two epochs, so on any machine at least
+    ten kills, among them three during writes, happen before the 20 epochs are done.
     """
     epochs = 20
 
     def config(name):
-        c = sr_config(sr_data, tmp_path / "runs", experiment=name, training={"num_epochs": epochs})
+        c = sr_config(sr_data, tmp_path / "runs", experiment=name,
+                      training={"num_epochs": epochs, "save_samples": True, "num_samples": 2})
         c["data"]["training_sets"]["train"]["repeat"] = 5
         c["data"]["batch_size"] = 2
         return c
@@ -214,33 +257,43 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
     path = write_config(config("killed"), tmp_path / "killed.toml")
     folder = tmp_path / "runs" / "killed"
     rng = random.Random(1234)
-    during_writes = 0
+    during_writes = kills = 0
+
+    def wait(seconds, start_epoch, process, advance):
+        """Sleep, but wake once the run has written ``advance`` more checkpoints or ended."""
+        end = time.time() + seconds
+        while time.time() < end and process.poll() is None and newest_epoch(folder) < start_epoch + advance:
+            time.sleep(0.002)
+
     for kill in range(20):
         start_epoch = newest_epoch(folder)
         args = ["--continue_from_epoch", "last"] if start_epoch else ["--overwrite_data"]
         process = subprocess.Popen([rumpy_executable(), "train", "--parameters", str(path), *args],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 300
         kind = kill % 3
         if kind == 0:
-            time.sleep(rng.uniform(0.2, 1.5))
+            wait(rng.uniform(0.2, 1.5), start_epoch, process, advance=1)
         elif kind == 1:
-            while newest_epoch(folder) <= start_epoch and process.poll() is None and time.time() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.3))
+            wait(300, start_epoch, process, advance=1)
+            wait(rng.uniform(0.0, 0.3), start_epoch, process, advance=2)
         else:
+            deadline = time.time() + 300
             while process.poll() is None and time.time() < deadline:
                 if list((folder / "saved_models").glob(".train_model_*.tmp")):
                     during_writes += 1
                     break
                 time.sleep(0.0005)
-        assert process.poll() is None, process.communicate()[1]
+        if process.poll() is not None:  # a fast machine finished the run between two kills
+            assert process.returncode == 0 and newest_epoch(folder) == epochs, process.communicate()[1]
+            break
         process.kill()
         process.wait()
+        kills += 1
         readable(folder)
-    assert during_writes >= 3
-    final = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")
-    assert final.returncode == 0, final.stderr
+    assert kills >= 10 and during_writes >= 3
+    if newest_epoch(folder) < epochs:
+        final = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")
+        assert final.returncode == 0, final.stderr
     readable(folder)
     assert not list(folder.rglob(".*.tmp"))
     reference, killed = (ckpt.load(tmp_path / "runs" / name / "saved_models" / f"train_model_{epochs}.pt")
