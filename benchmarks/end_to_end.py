@@ -6,7 +6,8 @@ an HDF5 file made by ``rumpy pack``), it runs ``rumpy train`` and reads the epoc
 ``train-time`` and ``data-wait-time`` from ``summary.csv``, then prints iterations per second
 and the share of training time spent waiting for data. Example:
 
-    python benchmarks/end_to_end.py --device cuda --model edsr-baseline --workers 8 --repeat 20
+    python benchmarks/end_to_end.py --device cuda --model edsr-baseline --workers 8 --repeat 20 \
+        --set training.precision=bf16 --set training.cuda_graph=true
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, work: Path, name: str, fmt: str, lr: str, hr: 
     }
     path = work / f"{experiment}.toml"
     path.write_text(toml.dumps(config))
-    rumpy("train", "--parameters", str(path))
+    rumpy("train", "--parameters", str(path), *[arg for setting in args.set for arg in ("--set", setting)])
     row = read_summary(work / "runs" / experiment / "result_outputs" / "summary.csv")[-1]
     iterations = math.ceil(count * args.repeat / args.batch)
     return iterations / row["train-time"], row["data-wait-time"] / row["train-time"]
@@ -87,12 +88,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=2, help="the last epoch is reported (the first warms up)")
     parser.add_argument("--sets", default="train,b100")
     parser.add_argument("--formats", default="png,hdf5")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="any config override passed on to rumpy train (speed options, ...)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         sources = prepare(work, shared_data_dir(), args.formats.split(","))
         print(f"# {args.model} x4, batch {args.batch}, LR crop {args.patch}, {args.workers} workers, "
-              f"repeat {args.repeat}, device {args.device}")
+              f"repeat {args.repeat}, device {args.device}, overrides {args.set or 'none'}")
         print("| set | format | it/s | data wait |")
         print("|---|---|---|---|")
         for name in args.sets.split(","):
