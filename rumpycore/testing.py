@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import toml
+import torch
 from PIL import Image
 
 from .loggers.summary import read_summary
@@ -174,22 +175,34 @@ def write_config(config: dict, path: Path) -> Path:
     return path
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
 CPU_SPEED_VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
     "bf16-channels-last": ({"precision": "bf16", "channels_last": True}, 2e-2),
     "compiled": ({"compile": True, "compile_backend": "aot_eager"}, 1e-5),
 }
+GPU_SPEED_VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
+    "gpu-fp32": ({"gpu": "single", "precision": "fp32", "channels_last": False}, 1e-3),
+    "gpu-bf16-channels-last": ({"gpu": "single", "precision": "bf16", "channels_last": True}, 2e-2),
+    "gpu-fp16": ({"gpu": "single", "precision": "fp16"}, 2e-2),
+    "gpu-cuda-graph": ({"gpu": "single", "precision": "bf16", "channels_last": True, "cuda_graph": True}, 2e-2),
+}
+SPEED_VARIANTS = [pytest.param(CPU_SPEED_VARIANTS, id="cpu"), pytest.param(GPU_SPEED_VARIANTS, id="cuda", marks=CUDA)]
+"""Parameters for a model plugin's test of the speed options: ``@pytest.mark.parametrize("variants",
+SPEED_VARIANTS)`` then ``check_speed_options(config, folder, variants)``; the GPU set runs where
+CUDA is available."""
 
 
-def check_cpu_speed_options(config: dict, folder: Path) -> None:
-    """Train ``config`` through the real CLI in fp32, then with each of the CPU speed options
-    (bf16 autocast with channels_last; ``torch.compile``), and assert every variant ends
-    where fp32 does up to its rounding: training loss within the variant's relative
-    tolerance, validation PSNR within 0.2 dB.
+def check_speed_options(config: dict, folder: Path, variants: dict[str, tuple[dict[str, Any], float]]) -> None:
+    """Train ``config`` through the real CLI as given (fp32 on the CPU), then once per variant
+    (``[training]`` overrides and a relative tolerance), and assert every variant ends where
+    the reference does up to its rounding: training loss within the tolerance, validation
+    PSNR within 0.2 dB.
 
     A model plugin calls this from its tests to show its network honours the speed options.
     """
     rows = {}
-    for name, (training, _) in {"fp32": ({}, 0.0), **CPU_SPEED_VARIANTS}.items():
+    for name, (training, _) in {"reference": ({}, 0.0), **variants}.items():
         variant = copy.deepcopy(config)
         variant["experiment"] = name
         variant["experiment_save_loc"] = str(folder)
@@ -197,9 +210,9 @@ def check_cpu_speed_options(config: dict, folder: Path) -> None:
         result = run_rumpy("train", "--parameters", write_config(variant, folder / f"{name}.toml"))
         assert result.returncode == 0, f"{name}: {result.stderr}"
         rows[name] = read_summary(folder / name / "result_outputs" / "summary.csv")[-1]
-    for name, (_, tolerance) in CPU_SPEED_VARIANTS.items():
-        assert rows[name]["train-loss"] == pytest.approx(rows["fp32"]["train-loss"], rel=tolerance), name
-        assert rows[name]["val-PSNR"] == pytest.approx(rows["fp32"]["val-PSNR"], abs=0.2), name
+    for name, (_, tolerance) in variants.items():
+        assert rows[name]["train-loss"] == pytest.approx(rows["reference"]["train-loss"], rel=tolerance), name
+        assert rows[name]["val-PSNR"] == pytest.approx(rows["reference"]["val-PSNR"], abs=0.2), name
 
 
 @pytest.fixture(scope="session")

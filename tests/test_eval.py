@@ -59,6 +59,24 @@ def test_eval_matches_the_val_metrics_logged_by_training(trained, sr_data, tmp_p
         assert rows["bicubic"]["PSNR"] < 100
 
 
+def test_eval_on_set5_matches_the_val_psnr_logged_for_set5(shared_data, sr_data, tmp_path, capsys):
+    set5 = {"lr": str(shared_data / "Set5" / "LR_bicubic" / "X4"), "hr": str(shared_data / "Set5" / "HR")}
+    config = sr_config(sr_data, tmp_path / "runs", experiment="set5", training={"num_epochs": 1})
+    config["data"]["eval_sets"] = {"set5": set5}
+    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "runs" / "set5"
+    [logged] = read_summary(folder / "result_outputs" / "summary.csv")
+    code, out, err = invoke(capsys, "eval", "--lr_dir", set5["lr"], "--hr_dir", set5["hr"], "--out_loc", tmp_path,
+                            "-me", folder, "1", "--json", "--no_image_comparison")
+    assert code == 0, err
+    rows = {row["model"]: row for row in json.loads(out)["summary"]}
+    assert rows["set5"]["images"] == 5
+    assert rows["set5"]["PSNR"] == pytest.approx(logged["val-PSNR"], abs=1e-6)
+    assert rows["set5"]["SSIM"] == pytest.approx(logged["val-SSIM"], abs=1e-6)
+    assert rows["bicubic"]["PSNR"] == pytest.approx(28.4176, abs=1e-4)
+
+
 def test_results_folder_contents(trained, sr_data, tmp_path, capsys):
     code, out, err = invoke(capsys, *eval_args(sr_data, tmp_path, "-me", trained, "best", "-me", "lanczos", "-",
                                                "--save_im", "--results_name", "run"))

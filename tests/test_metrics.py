@@ -12,8 +12,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from rumpycore.data.images import load_rgb
 from rumpycore.errors import DataError
-from rumpycore.metrics.fidelity import PSNR, SSIM, comparison_planes, quantise
+from rumpycore.metrics.fidelity import (
+    PSNR, SSIM, FidelityParams, build_psnr, build_ssim, comparison_planes, quantise,
+)
 from rumpycore.specs import MetricContext
+from rumpycore.testing import CUDA
 
 from .helpers import invoke
 
@@ -127,3 +130,15 @@ def test_bicubic_baseline_reproduces_the_published_table(shared_data, tmp_path, 
         assert row["model"] == "bicubic"
         assert (round(row["PSNR"], 4), round(row["SSIM"], 4)) == (our_psnr, our_ssim), name
         assert abs(row["PSNR"] - psnr) <= 0.01 and abs(row["SSIM"] - ssim) <= 0.0005, name
+
+
+@CUDA
+def test_psnr_and_ssim_agree_on_the_cpu_and_the_gpu(shared_data):
+    hr = torch.from_numpy(load_rgb(shared_data / "Set5" / "HR" / "bird.png")[0].copy())
+    target = hr.permute(2, 0, 1)[None].double() / 255.0
+    prediction = (target + 0.03 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    batch = {"name": ["bird"]}
+    for build in (build_psnr, build_ssim):
+        values = [build(FidelityParams(), MetricContext(scale=4, device=device)).values(
+            prediction.to(device).float(), target.to(device).float(), batch).cpu() for device in ("cpu", "cuda")]
+        assert abs(float(values[0][0]) - float(values[1][0])) <= 1e-4, build.__name__

@@ -290,6 +290,7 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
         process.wait()
         kills += 1
         readable(folder)
+    print(f"kills survived: {kills}, {during_writes} of them during checkpoint writes")
     assert kills >= 10 and during_writes >= 3
     if newest_epoch(folder) < epochs:
         final = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")

@@ -1,6 +1,6 @@
 """Speed options on the CPU: the CUDA-only paths are refused with one line, and the
 CUDA-graph step logic is exercised with a CPU stand-in recorder. Each model plugin's tests
-train it with the CPU speed options through ``rumpycore.testing.check_cpu_speed_options``."""
+train it with the speed options through ``rumpycore.testing.check_speed_options``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import rumpycore
-from rumpycore.plugins import host, reset_host
-from rumpycore.testing import write_config
 from rumpycore.errors import ConfigError
+from rumpycore.loggers.summary import read_summary
+from rumpycore.plugins import host, reset_host
 from rumpycore.specs import SchedulerContext
+from rumpycore.testing import write_config
 from rumpycore.training.schedulers import OneCycleParams, one_cycle
 from rumpycore.training.speed import SpeedSettings
 from rumpycore.training.steps import EagerStep, GraphStep, restore, snapshot
@@ -39,6 +40,17 @@ def test_options_the_cpu_cannot_honour_are_one_line_errors(tiny_config, tmp_path
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "runs").exists()
+
+
+def test_every_adam_implementation_trains_alike_on_the_cpu(tiny_config, tmp_path, capsys):
+    losses = {}
+    for impl in ("default", "foreach", "fused"):
+        config = tiny_config(experiment=impl, training={"num_epochs": 1, "optimizer_impl": impl})
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{impl}.toml"))
+        assert code == 0, err
+        losses[impl] = read_summary(tmp_path / "runs" / impl / "result_outputs" / "summary.csv")[0]["val-loss"]
+    assert losses["foreach"] == pytest.approx(losses["default"], rel=1e-5)
+    assert losses["fused"] == pytest.approx(losses["default"], rel=1e-5)
 
 
 def test_a_model_declines_an_option_with_a_notice(tiny_config, tmp_path, capsys):

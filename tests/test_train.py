@@ -169,3 +169,34 @@ def test_original_settings_without_a_counterpart_are_noted(tiny_config, tmp_path
     assert "rumpy: note: training.id_source is a setting" in err
     written = toml.load(tmp_path / "runs" / "tiny" / "config.toml")
     assert "full_loss_logging" not in written["training"] and "max_im_val" not in written["training"]
+
+
+def test_resume_can_restart_the_scheduler(tiny_config, tmp_path, capsys):
+    config = tiny_config(internal_params={"scheduler": "step_lr", "scheduler_params": {"step_size": 3, "gamma": 0.5}})
+    path = write_config(config, tmp_path / "cfg.toml")
+    code, _, err = invoke(capsys, "train", "--parameters", path, "--num_epochs", "1")  # 2 steps: no drop yet
+    assert code == 0, err
+    rates = {}
+    for skip in (False, True):
+        code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "1",
+                              "--set", f"training.skip_scheduler_load={str(skip).lower()}",
+                              "--set", "training.new_branch=true", "--set", f"training.new_branch_name=skip_{skip}")
+        assert code == 0, err
+        branch = tmp_path / "runs" / "tiny" / f"skip_{skip}"
+        rates[skip] = read_summary(branch / "result_outputs" / "summary.csv")[1]["learning-rate"]
+    assert rates[False] == 5e-4  # the restored schedule dropped at its third step
+    assert rates[True] == 1e-3  # a fresh schedule has taken two steps of three
+
+
+def test_gradient_clipping_bounds_the_update(tiny_config, tmp_path, capsys):
+    moved = {}
+    for clip in (0.0, 1e-12):
+        config = tiny_config(experiment=f"clip{clip}", internal_params={"grad_clip": clip, "scheduler": "none"},
+                             training={"best_load_metric": "val-loss"})
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{clip}.toml"))
+        assert code == 0, err
+        models = tmp_path / "runs" / f"clip{clip}" / "saved_models"
+        first, second = (load_checkpoint(models / f"train_model_{n}.pt")["model"] for n in (1, 2))
+        moved[clip] = max(float((first[k] - second[k]).abs().max()) for k in first)
+    # a gradient clipped far below Adam's eps (1e-8) turns each step into about lr * 1e-4
+    assert moved[1e-12] < 1e-6 < 1e-4 < moved[0.0]

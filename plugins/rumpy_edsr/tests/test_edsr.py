@@ -11,7 +11,7 @@ from rumpy_edsr import EDSRParams, build
 from rumpy_edsr.network import EDSR
 from rumpycore import ModelContext
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import check_cpu_speed_options, run_rumpy, write_config
+from rumpycore.testing import SPEED_VARIANTS, check_speed_options, run_rumpy, write_config
 
 
 def trainable(model: torch.nn.Module) -> int:
@@ -80,5 +80,6 @@ def test_one_epoch_through_rumpy_train_with_mixed_case_name(tiny_config, tmp_pat
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10
 
 
-def test_cpu_speed_options_train_like_fp32(tiny_config, tmp_path):
-    check_cpu_speed_options(tiny_config(training={"num_epochs": 1}), tmp_path / "speed")
+@pytest.mark.parametrize("variants", SPEED_VARIANTS)
+def test_speed_options_train_like_fp32(tiny_config, tmp_path, variants):
+    check_speed_options(tiny_config(training={"num_epochs": 1}), tmp_path / "speed", variants)

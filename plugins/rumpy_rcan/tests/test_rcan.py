@@ -14,7 +14,7 @@ from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, check_cpu_speed_options, run_rumpy, write_config
+from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, run_rumpy, write_config
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
@@ -140,6 +140,7 @@ def test_example_config_is_valid():
     assert config.model.spec.name == "RCAN"
 
 
-def test_cpu_speed_options_train_like_fp32(tiny_config, tmp_path):
-    check_cpu_speed_options(tiny_config(model="RCAN", internal_params=TINY, training={"num_epochs": 1}),
-                            tmp_path / "speed")
+@pytest.mark.parametrize("variants", SPEED_VARIANTS)
+def test_speed_options_train_like_fp32(tiny_config, tmp_path, variants):
+    check_speed_options(tiny_config(model="RCAN", internal_params=TINY, training={"num_epochs": 1}),
+                        tmp_path / "speed", variants)

@@ -16,7 +16,7 @@ from rumpycore.cli import cli, run
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, check_cpu_speed_options, write_config
+from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, write_config
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"num_features": 8, "num_blocks": 2}
@@ -214,5 +214,6 @@ def test_example_config_is_valid():
     assert config.model.spec.name == "SFTMD"
 
 
-def test_cpu_speed_options_train_like_fp32(blurred, tiny_config, tmp_path):
-    check_cpu_speed_options(sftmd_config(tiny_config, blurred, metadata=["blur_sigma"]), tmp_path / "speed")
+@pytest.mark.parametrize("variants", SPEED_VARIANTS)
+def test_speed_options_train_like_fp32(blurred, tiny_config, tmp_path, variants):
+    check_speed_options(sftmd_config(tiny_config, blurred, metadata=["blur_sigma"]), tmp_path / "speed", variants)
