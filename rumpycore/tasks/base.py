@@ -81,6 +81,18 @@ def report_stats(stats: dict[str, float], prefix: str, values: Mapping[str, torc
             stats[f"{prefix}-{name}"] = float(reduced)
 
 
+def summarise_sets(per_set: Mapping[str, Mapping[str, torch.Tensor]], metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The ``val-*`` numbers of an evaluation: over the images of every set together, and with
+    several sets also per set (``val-<set>-*``). ``per_set`` holds each set's per-image rows."""
+    stats: dict[str, float] = {}
+    together = {k: torch.cat([values[k] for values in per_set.values()]) for k in ["loss", *metrics]}
+    report_stats(stats, "val", together, metrics)
+    if len(per_set) > 1:
+        for set_id, values in per_set.items():
+            report_stats(stats, f"val-{set_id}", values, metrics)
+    return stats
+
+
 class Task(Protocol):
     """The contract between the trainer and a task (``sisr``, ``regression``)."""
 

@@ -19,7 +19,7 @@ import torch
 
 from ..data.images import natural_key
 from ..data.metadata import MetadataScaling, value_labels
-from .base import LOSSES, EvalResult, RunModel, batch_to_device, per_image_loss, report_stats
+from .base import LOSSES, EvalResult, RunModel, batch_to_device, per_image_loss, summarise_sets
 
 
 class RegressionTask:
@@ -69,12 +69,7 @@ class RegressionTask:
             values.update({name: metric.values(predicted, true, {"name": names}) for name, metric in metrics.items()})
             per_set[set_id] = values
             rows += self.rows(set_id, names, true, predicted)
-        stats: dict[str, float] = {}
-        together = {k: torch.cat([values[k] for values in per_set.values()]) for k in ["loss", *metrics]}
-        report_stats(stats, "val", together, metrics)
-        if len(per_set) > 1:
-            for set_id, values in per_set.items():
-                report_stats(stats, f"val-{set_id}", values, metrics)
+        stats = summarise_sets(per_set, metrics)
         return EvalResult(stats, per_image=rows)
 
     def rows(self, set_id: str, names: Sequence[str], true: torch.Tensor,

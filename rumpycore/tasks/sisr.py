@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import LOSSES, EvalResult, RunModel, Sample, batch_to_device, per_image_loss, report_stats
+from .base import LOSSES, EvalResult, RunModel, Sample, batch_to_device, per_image_loss, summarise_sets
 
 
 def to_uint8_image(image: torch.Tensor) -> np.ndarray:
@@ -64,10 +64,5 @@ class SISRTask:
                         samples.append(Sample(raw["name"][i], to_uint8_image(batch["lr"][i]),
                                               to_uint8_image(output[i]), to_uint8_image(target[i])))
             per_set[set_id] = {k: gather(torch.cat(v) if v else torch.zeros(0, device=device)) for k, v in columns.items()}
-        stats: dict[str, float] = {}
-        together = {k: torch.cat([values[k] for values in per_set.values()]) for k in ["loss", *metrics]}
-        report_stats(stats, "val", together, metrics)
-        if len(per_set) > 1:
-            for set_id, values in per_set.items():
-                report_stats(stats, f"val-{set_id}", values, metrics)
+        stats = summarise_sets(per_set, metrics)
         return EvalResult(stats, samples)
