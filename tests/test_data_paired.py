@@ -12,7 +12,7 @@ from PIL import Image
 
 from rumpycore import ConfigError, DataError
 from rumpycore.data.images import load_rgb
-from rumpycore.testing import save_png, write_config
+from rumpycore.testing import run_rumpy, save_png, write_config
 
 from .data_helpers import blocks, build, photo_crop, write_blocky_pair
 from .helpers import assert_one_line_error, invoke
@@ -237,3 +237,66 @@ def test_recursive_search_pairs_by_relative_path_also_when_packed(tmp_path, shar
     packed = build({"lr": str(tmp_path / "nested.h5"), "hr": str(tmp_path / "nested.h5")}, "eval")
     assert names(packed) == names(folder)
     assert all(torch.equal(packed[i]["lr"], folder[i]["lr"]) for i in range(3))
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory, shared_data):
+    """Three HR crops and two degraded copies of each (``<stem>_q0``, ``<stem>_q1``) made by
+    ``rumpy degrade --multiples 2``, with their metadata."""
+    root = tmp_path_factory.mktemp("copies")
+    for photo, stem in enumerate(["a", "b", "c"]):
+        save_png(photo_crop(shared_data, 64, photo=photo), root / "hr" / f"{stem}.png")
+    result = run_rumpy("degrade", "--source_dir", root / "hr", "--output_dir", root / "lr", "--pipeline",
+                       "blur-downsample", "--scale", "4", "--multiples", "2")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def copy_set(copies, **keys) -> dict:
+    return {"lr": str(copies / "lr"), "hr": str(copies / "hr"), **keys}
+
+
+def test_degraded_copies_pair_with_their_original(copies):
+    dataset = build(copy_set(copies, degradation_metadata="on_site"), metadata=("blur_sigma",))
+    assert names(dataset) == ["a_q0.png", "a_q1.png", "b_q0.png", "b_q1.png", "c_q0.png", "c_q1.png"]
+    hr_names = [dataset.hr.names[p.hr] for p in dataset.pairs]
+    assert hr_names == ["a.png", "a.png", "b.png", "b.png", "c.png", "c.png"]
+    sigmas = [float(dataset[i]["metadata"][0]) for i in range(len(dataset))]
+    assert len(set(sigmas)) == 6  # each copy carries its own blur, not its original's
+
+
+@pytest.mark.parametrize("keys, expected", [
+    ({"cutoff": [1, 2]}, ["b_q0.png", "b_q1.png"]),  # a slice takes whole images, never half their copies
+    ({"group_select": 1}, ["a_q1.png", "b_q1.png", "c_q1.png"]),
+    ({"group_select": [0], "cutoff": 2}, ["a_q0.png", "b_q0.png"]),
+])
+def test_cutoff_counts_images_and_group_select_picks_copies(copies, keys, expected):
+    assert names(build(copy_set(copies, **keys))) == expected
+
+
+def test_image_shortlist_selects_by_name_with_or_without_extension(copies, tmp_path):
+    (tmp_path / "list.txt").write_text("c.png\n\na\n")
+    dataset = build(copy_set(copies, image_shortlist="list.txt"), base=tmp_path)
+    assert names(dataset) == ["a_q0.png", "a_q1.png", "c_q0.png", "c_q1.png"]
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"group_select": [7]}, "data.training_sets.s.group_select: no image named <stem>_q<id> with id in [7]"),
+    ({"image_shortlist": "typo.txt"}, "data.training_sets.s.image_shortlist: 1 listed image(s) are not in the "
+                                      "folder, e.g. d"),
+    ({"image_shortlist": "nowhere.txt"}, "data.training_sets.s.image_shortlist: file"),
+])
+def test_selection_mistakes_are_one_line_errors(copies, tmp_path, keys, message):
+    (tmp_path / "typo.txt").write_text("a\nd\n")
+    with pytest.raises((ConfigError, DataError)) as info:
+        build(copy_set(copies, **keys), base=tmp_path)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_training_on_selected_copies_through_the_cli(copies, tiny_config, tmp_path, capsys):
+    config = tiny_config(training={"num_epochs": 1})
+    config["data"]["training_sets"] = {"copies": copy_set(copies, crop=8, group_select=[0, 1], cutoff=2)}
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    state = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt", weights_only=True)
+    assert state["step"] == 1  # 4 copies of 2 images, batch 4

@@ -25,7 +25,7 @@ from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
 from .online import OnlineDegradedImages, build_pipeline
 from .patches import crop_box, random_flips, to_tensor
 from .sources import ImageSource, MemorySource, open_source, without_extension
-from .splits import apply_cutoff, apply_standard_split
+from .splits import apply_cutoff, apply_shortlist, apply_standard_split, split_copy
 
 ON_SITE = "on_site"
 
@@ -47,6 +47,12 @@ class PairedParams:
     random_augment: bool = option(False, help="random flips and 90-degree rotations, same for LR and HR")
     cutoff: int | list[int] | None = option(
         None, min=0, help="n: the first n images; [a, b]: images a..b-1 (takes priority over name)"
+    )
+    image_shortlist: str | None = option(
+        None, help="text file naming the images to use, one per line (when no cutoff; takes priority over name)"
+    )
+    group_select: int | list[int] | None = option(
+        None, min=0, help="which copies made by rumpy degrade --multiples (<stem>_q<id>) to use, by id"
     )
     recursive_search: bool = option(False, help="also look in sub-folders")
     repeat: int = option(1, min=1, help="training: visit each image this many times per epoch (fresh crops each time)")
@@ -82,10 +88,14 @@ def strip_scale_suffix(stem: str, scale: int) -> str:
 
 
 def stem_candidates(name: str, scale: int) -> list[str]:
-    """Names without extension an image may go by elsewhere: ``babyx4.png`` -> babyx4, baby."""
+    """Names without extension an image may go by elsewhere: ``babyx4.png`` -> babyx4, baby;
+    a degraded copy ``baby_q1.png`` -> baby_q1, baby."""
     stem = without_extension(name)
     folder, _, base = stem.rpartition("/")
-    return list(dict.fromkeys([stem, (folder + "/" if folder else "") + strip_scale_suffix(base, scale)]))
+    prefix = folder + "/" if folder else ""
+    original, _ = split_copy(base)
+    return list(dict.fromkeys([stem, prefix + strip_scale_suffix(base, scale), prefix + original,
+                               prefix + strip_scale_suffix(original, scale)]))
 
 
 def _stem_index(source: ImageSource) -> dict[str, int]:
@@ -207,13 +217,33 @@ def set_where(ctx: DatasetContext) -> str:
     return f"data.{'training' if ctx.split == 'train' else 'eval'}_sets.{ctx.set_id}"
 
 
-def select_images(names: list[str], params: PairedParams, split: str, where: str) -> list[int]:
-    """Indices chosen by ``cutoff`` (which wins) or the ``name`` split; all images otherwise."""
+def select_images(names: list[str], params: PairedParams, split: str, where: str, base_dir: Path) -> list[int]:
+    """Indices of the LR images the set uses: the images chosen by ``cutoff`` (which wins), an
+    ``image_shortlist`` or the ``name`` split (all otherwise), each with all its degraded
+    copies, narrowed by ``group_select`` to the listed copy numbers."""
+    copies = [split_copy(without_extension(name)) for name in names]
+    first_file = {}  # image -> its first file, whose name splits and messages use
+    for (image, _), name in zip(copies, names):
+        first_file.setdefault(image, name)
+    images = list(first_file)
     if params.cutoff is not None:
-        return apply_cutoff(len(names), params.cutoff, where)
-    if params.name is not None:
-        return apply_standard_split(names, params.name, split, where)
-    return list(range(len(names)))
+        chosen = apply_cutoff(len(images), params.cutoff, where)
+    elif params.image_shortlist is not None:
+        listed = _read_name_list(resolve(base_dir, params.image_shortlist), f"{where}.image_shortlist")
+        chosen = apply_shortlist(images, listed, where)
+    elif params.name is not None:
+        chosen = apply_standard_split(list(first_file.values()), params.name, split, where)
+    else:
+        chosen = list(range(len(images)))
+    kept = {images[i] for i in chosen}
+    selected = [i for i, (image, _) in enumerate(copies) if image in kept]
+    if params.group_select is not None:
+        ids = {params.group_select} if isinstance(params.group_select, int) else set(params.group_select)
+        selected = [i for i in selected if copies[i][1] in ids]
+        if not selected:
+            raise DataError(f"{where}.group_select: no image named <stem>_q<id> with id in {sorted(ids)}; "
+                            f"check the ids against the file names")
+    return selected
 
 
 def requested_metadata(params: PairedParams, ctx: DatasetContext, where: str) -> tuple[str, ...]:
@@ -283,7 +313,7 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
     hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search) if params.hr else None
     interp = (open_source(params.lr_interp, "lr_interp", ctx.base_dir, where, params.recursive_search)
               if takes_interp else None)
-    selected = select_images(lr.names, params, ctx.split, where)
+    selected = select_images(lr.names, params, ctx.split, where, ctx.base_dir)
     pairs = pair_sources(lr, selected, hr, interp, ctx.scale, where)
     if params.crop:
         for pair in pairs:
@@ -315,7 +345,7 @@ def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> Onlin
     names = requested_metadata(params, ctx, where)
     pipeline = build_pipeline(ctx.online_pipeline, ctx.scale, Path(ctx.base_dir), where)
     hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search)
-    selected = select_images(hr.names, params, ctx.split, where)
+    selected = select_images(hr.names, params, ctx.split, where, ctx.base_dir)
     if params.cache:
         hr = MemorySource(hr, selected)
     train = ctx.split == "train"

@@ -1,4 +1,9 @@
-"""Which images of a folder a set uses: ``cutoff`` slices, or a standard dataset's split.
+"""Which images of a folder a set uses: ``cutoff`` slices, a shortlist of names, or a standard
+dataset's split, optionally narrowed to some of the degraded copies of each image.
+
+Copies written by ``rumpy degrade --multiples`` (``baby_q0.png``, ``baby_q1.png``) are one
+image for selection: a slice or split takes or leaves all copies of an image together, so
+copies of one photo never land on both sides of a train/eval boundary.
 
 Standard splits select images by the number in their file name (``0801.png``,
 ``0801x4.png`` and ``000001.jpg`` are images 801, 801 and 1), so they work both on one
@@ -33,6 +38,25 @@ STANDARD_SPLITS: dict[str, dict[str, tuple[int, int] | str]] = {
 }
 
 _LEADING_NUMBER = re.compile(r"\d+")
+_COPY_SUFFIX = re.compile(r"_q(\d+)$")
+
+
+def split_copy(stem: str) -> tuple[str, int | None]:
+    """The image a degraded copy was made from and the copy's number: ``baby_q1`` -> (baby, 1);
+    a name without the suffix is its own image: ``baby`` -> (baby, None)."""
+    match = _COPY_SUFFIX.search(stem)
+    return (stem[: match.start()], int(match.group(1))) if match and match.start() > 0 else (stem, None)
+
+
+def apply_shortlist(images: Sequence[str], shortlist: Sequence[str], where: str) -> list[int]:
+    """Indices of ``images`` (names without extension) listed in ``shortlist`` (with or without
+    extension); a listed name missing from the folder is an error, since it is usually a typo."""
+    wanted = {name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name for name in shortlist}
+    missing = sorted(wanted - set(images))
+    if missing:
+        raise DataError(f"{where}.image_shortlist: {len(missing)} listed image(s) are not in the folder, e.g. "
+                        f"{missing[0]}; fix the list or the folder")
+    return [i for i, image in enumerate(images) if image in wanted]
 
 
 def apply_cutoff(count: int, cutoff: int | Sequence[int], where: str) -> list[int]:
