@@ -200,3 +200,18 @@ def test_gradient_clipping_bounds_the_update(tiny_config, tmp_path, capsys):
         moved[clip] = max(float((first[k] - second[k]).abs().max()) for k in first)
     # a gradient clipped far below Adam's eps (1e-8) turns each step into about lr * 1e-4
     assert moved[1e-12] < 1e-6 < 1e-4 < moved[0.0]
+
+
+def test_short_last_batch_scheduler_none_and_experiment_group(tiny_config, tmp_path, capsys):
+    steps = {}
+    for drop in (False, True):
+        config = tiny_config(experiment=f"drop_{drop}", internal_params={"scheduler": "none"})
+        config["experiment_group"] = "ablations"  # the original's label: accepted, stored, no effect
+        config["data"].update(batch_size=5, drop_last_training_batch=drop)  # 6 training images
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{drop}.toml"))
+        assert code == 0, err
+        folder = tmp_path / "runs" / f"drop_{drop}"
+        steps[drop] = load_checkpoint(folder / "saved_models" / "train_model_2.pt")["step"]
+        assert {r["learning-rate"] for r in read_summary(folder / "result_outputs" / "summary.csv")} == {1e-3}
+        assert toml.load(folder / "config.toml")["experiment_group"] == "ablations"
+    assert steps == {False: 4, True: 2}
