@@ -24,17 +24,12 @@ WITHOUT_EFFECT = {
 }
 
 
-def _check_max_im_val(value: Any) -> None:
-    if value != 1.0:
-        raise ConfigError(f"training.max_im_val: {value!r} is not supported; rumpy measures PSNR and SSIM on "
-                          "8-bit levels of images scaled to [0, 1], so remove the key")
-
-
 def drop_original_keys(table: dict[str, Any]) -> dict[str, Any]:
     """``table`` without the original's keys that need no setting here, noting each one dropped."""
     kept = dict(table)
-    if "max_im_val" in kept:
-        _check_max_im_val(kept.pop("max_im_val"))
+    if kept.pop("max_im_val", 1.0) != 1.0:
+        raise ConfigError(f"training.max_im_val: {table['max_im_val']!r} is not supported; rumpy measures PSNR and "
+                          "SSIM on 8-bit levels of images scaled to [0, 1], so remove the key")
     if "model_cleanup_frequency" in kept or "cleanup_metric" in kept:
         raise ConfigError("training.model_cleanup_frequency: rumpy keeps every epoch's checkpoint so any epoch "
                           "can be resumed or branched; remove the key and delete old saved_models/ files by hand")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from ..errors import ConfigError, DataError
 from ..params import closest
+from .sources import without_extension
 
 ALL = "all"
 
@@ -51,7 +52,7 @@ def split_copy(stem: str) -> tuple[str, int | None]:
 def apply_shortlist(images: Sequence[str], shortlist: Sequence[str], where: str) -> list[int]:
     """Indices of ``images`` (names without extension) listed in ``shortlist`` (with or without
     extension); a listed name missing from the folder is an error, since it is usually a typo."""
-    wanted = {name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name for name in shortlist}
+    wanted = {without_extension(name) for name in shortlist}
     missing = sorted(wanted - set(images))
     if missing:
         raise DataError(f"{where}.image_shortlist: {len(missing)} listed image(s) are not in the folder, e.g. "

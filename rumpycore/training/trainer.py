@@ -278,9 +278,9 @@ class Trainer:
             progress.data_wait += waited
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
             self.state.step += applied
-            if applied and self.ema is not None:
-                self.ema.update()
             if applied:
+                if self.ema is not None:
+                    self.ema.update()
                 progress.loss_sum += loss.detach().double()
                 progress.batches += 1
             else:
