@@ -16,6 +16,7 @@ from typing import IO, Any
 import torch
 
 from .errors import UserError
+from .safety import remove
 
 
 def _current_umask() -> int:
@@ -87,14 +88,14 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         os.replace(tmp_name, path)
     except OSError as exc:
         if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+            remove(Path(tmp_name), within=path.parent)
         raise UserError(
             f"{path}: could not be written ({exc.strerror or exc}); free disk space or fix permissions; "
             f"the previous version is unchanged"
         ) from None
     except BaseException:
         if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+            remove(Path(tmp_name), within=path.parent)
         raise
     _fsync_dir(path.parent)
 
@@ -118,7 +119,7 @@ def atomic_symlink(path: Path, target: str) -> None:
     """Atomically point the symbolic link ``path`` at ``target`` (a relative path)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    remove(tmp, within=path.parent)
     os.symlink(target, tmp)
     os.replace(tmp, path)
     _fsync_dir(path.parent)

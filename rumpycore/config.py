@@ -19,6 +19,7 @@ from . import params as P
 from .errors import ConfigError, UserError
 from .legacy import drop_original_keys
 from .params import option
+from .safety import folder_name, user_path
 from .plugins import (
     Registered,
     host,
@@ -45,7 +46,7 @@ class TrainingConfig:
     continue_from_epoch: int | Literal["best", "last"] | None = option(
         None, min=1, help="resume from this saved epoch, or 'best' / 'last'"
     )
-    seed: int = option(8, min=0, help="seeds model initialisation, data order, crops and augmentation")
+    seed: int = option(8, min=0, max=2**32 - 1, help="seeds model initialisation, data order, crops and augmentation")
     metrics: list[str] | None = option(
         None, help="metrics computed on the eval sets (default: PSNR, SSIM for SISR; MAE, RMSE, R2 for regression)"
     )
@@ -96,7 +97,7 @@ class TrainingConfig:
         True, aliases=("save_model_outputs",),
         help="after each evaluation save its outputs: SISR sample images; regression predictions.csv and plots",
     )
-    num_samples: int = option(4, min=1, help="how many eval images save_samples writes")
+    num_samples: int = option(4, min=1, max=10000, help="how many eval images save_samples writes")
     gpu: Literal["off", "single", "multiple", "multi"] = option("off", help="'off', 'single' or 'multiple'")
     sp_gpu: int = option(0, min=0, help="GPU index used when gpu = 'single'")
     aim_track: bool = option(True, help="also log the run to an Aim repository")
@@ -125,7 +126,7 @@ class ModelTrainingParams:
     """Keys of ``[model.internal_params]`` that the core handles for every model."""
 
     lr: float = option(1e-4, min=0.0, help="Adam learning rate")
-    scale: int | None = option(None, min=1, help="super-resolution scale (required for SISR models)")
+    scale: int | None = option(None, min=1, max=64, help="super-resolution scale (required for SISR models)")
     scheduler: str | None = option(None, help="learning-rate scheduler name (none by default)")
     scheduler_params: dict = option({}, help="settings of the scheduler")
     optimizer_params: dict = option({}, help="Adam settings: beta_1, beta_2, eps, weight_decay")
@@ -139,10 +140,10 @@ class ModelTrainingParams:
 class DataConfig:
     """The ``[data]`` section (the per-set tables are validated by their dataset type)."""
 
-    batch_size: int = option(16, min=1, help="training batch size")
-    eval_batch_size: int = option(1, min=1, help="evaluation batch size")
+    batch_size: int = option(16, min=1, max=65536, help="training batch size")
+    eval_batch_size: int = option(1, min=1, max=65536, help="evaluation batch size")
     dataloader_threads: int | None = option(
-        None, min=0, help="data loader worker processes (default: the number of CPU cores, at most 8)"
+        None, min=0, max=256, help="data loader worker processes (default: the number of CPU cores, at most 8)"
     )
     drop_last_training_batch: bool = option(False, help="drop the last incomplete training batch")
     task_type: Literal["sr", "sisr", "classification", "regression"] | None = option(
@@ -206,6 +207,8 @@ class RunConfig:
     metrics: list[MetricChoice]
     scheduler: Registered[SchedulerSpec] | None
     scheduler_params: Any
+    aim_home: Path
+    """The Aim repository folder: ``aim_home`` (relative to the config's folder), else the save location."""
     loggers: list[LoggerChoice] = field(default_factory=list)
 
     @property
@@ -337,9 +340,8 @@ def _table(raw: Mapping, key: str, where: str, required: bool = True) -> dict:
     return dict(value)
 
 
-def _resolve_path(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return (path if path.is_absolute() else base / path).resolve()
+def _resolve_path(base: Path, value: str, key: str) -> Path:
+    return user_path(value, base, key).resolve()
 
 
 def validate(raw: dict, path: Path) -> RunConfig:
@@ -348,14 +350,12 @@ def validate(raw: dict, path: Path) -> RunConfig:
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(P.unknown_key_message("config", key, TOP_LEVEL_KEYS).replace("config.", "", 1))
-    experiment = raw.get("experiment")
-    if not isinstance(experiment, str) or not experiment.strip():
+    if raw.get("experiment") is None:
         raise ConfigError("experiment: missing required key (the experiment folder name)")
-    if "/" in experiment or "\\" in experiment or experiment in (".", ".."):
-        raise ConfigError(f"experiment: {experiment!r} must be a plain folder name, not a path")
+    experiment = folder_name(raw["experiment"], "experiment")
     save_loc_raw = raw.get("experiment_save_loc", "results")
-    if not isinstance(save_loc_raw, str):
-        raise ConfigError(f"experiment_save_loc: expected a string, got {save_loc_raw!r}")
+    if not isinstance(save_loc_raw, str) or not save_loc_raw.strip():
+        raise ConfigError(f"experiment_save_loc: expected a folder path, got {save_loc_raw!r}")
     group = raw.get("experiment_group")
     if group is not None and not isinstance(group, str):
         raise ConfigError(f"experiment_group: expected a string, got {group!r}")
@@ -365,6 +365,8 @@ def validate(raw: dict, path: Path) -> RunConfig:
         raise ConfigError("training.epoch_cutoff: conflicts with training.num_epochs; keep one of them")
     if training.target_epoch is None:
         raise ConfigError("training.num_epochs: missing required key (how many epochs to train)")
+    if training.compile or training.compile_backend != "inductor":
+        _check_compile_backend(training.compile_backend)
 
     model_raw = _table(raw, "model", "")
     for key in model_raw:
@@ -414,12 +416,13 @@ def validate(raw: dict, path: Path) -> RunConfig:
         training.metrics = list(TASK_METRICS[task])
     metrics = _metrics(training, task)
     loggers = _loggers(training, task)
+    save_loc = _resolve_path(path.parent, save_loc_raw, "experiment_save_loc")
     config = RunConfig(
         path=path,
         raw=raw,
-        experiment=experiment.strip(),
+        experiment=experiment,
         experiment_group=group,
-        save_loc=_resolve_path(path.parent, save_loc_raw),
+        save_loc=save_loc,
         training=training,
         model=model,
         model_params=model_params,
@@ -431,6 +434,7 @@ def validate(raw: dict, path: Path) -> RunConfig:
         metrics=metrics,
         scheduler=scheduler,
         scheduler_params=scheduler_params,
+        aim_home=_resolve_path(path.parent, training.aim_home, "training.aim_home") if training.aim_home else save_loc,
         loggers=loggers,
     )
     if task == "regression" and not config.model_metadata:
@@ -438,6 +442,17 @@ def validate(raw: dict, path: Path) -> RunConfig:
                           f"give the metadata columns it should predict")
     _check_columns(config)
     return config
+
+
+def _check_compile_backend(name: str) -> None:
+    from torch._dynamo import list_backends
+
+    known = list_backends(exclude_tags=())
+    if name not in known:
+        suggestion = P.closest(name, known)
+        hint = f"did you mean {suggestion}? " if suggestion else ""
+        raise ConfigError(f"training.compile_backend: unknown torch.compile backend '{name}'; {hint}"
+                          f"known: {', '.join(sorted(known))}")
 
 
 def _split_internal_params(raw: dict, spec: ModelSpec) -> tuple[ModelTrainingParams, Any]:

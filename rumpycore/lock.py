@@ -1,8 +1,14 @@
-"""One run per experiment folder at a time.
+"""One run per experiment folder at a time, and one claim of a folder's children at a time.
 
-The lock is a file beside the folder (``.<folder>.lock``) held with ``flock``: the kernel
+:class:`ExperimentLock` is a file inside the experiment (or branch) folder,
+``.rumpy.lock``, held with ``flock`` for as long as a run uses the folder: the kernel
 releases it when the holding process dies, however it dies, so a lock left by a killed run
-is recognised as stale and taken over. The file records who holds it, for the error message.
+is recognised as stale and taken over. The file records who holds it, for the error
+message.
+
+:class:`DirectoryLock` locks a folder itself (``flock`` on the folder, nothing is created)
+while a run decides whether one of its children may be created or replaced, so the check
+"does the experiment exist?" and the creation happen under one lock.
 """
 
 from __future__ import annotations
@@ -16,19 +22,44 @@ import time
 from pathlib import Path
 
 from .errors import UserError
+from .safety import remove
+
+LOCK_FILE = ".rumpy.lock"
 
 
-class ExperimentLock:
-    """An exclusive lock on an experiment (or branch) folder."""
+class DirectoryLock:
+    """An exclusive ``flock`` on a folder, for the short claim of one of its children."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self.path = self.folder.parent / f".{self.folder.name}.lock"
         self._fd: int | None = None
+
+    def __enter__(self) -> "DirectoryLock":
+        self._fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+
+class ExperimentLock:
+    """An exclusive lock on an experiment (or branch) folder that already exists."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
 
     def acquire(self) -> None:
         """Take the lock, or raise a one-line UserError naming the run that holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -54,10 +85,14 @@ class ExperimentLock:
         self._fd = fd
 
     def release(self) -> None:
-        """Remove the lock file and release the lock."""
+        """Remove the lock file and let the lock go.
+
+        The file is removed rather than kept because processes forked by the run (loader
+        workers) share its lock until they exit; the next run locks a new file.
+        """
         if self._fd is None:
             return
-        self.path.unlink(missing_ok=True)
+        remove(self.path, within=self.folder)
         os.close(self._fd)
         self._fd = None
 
@@ -67,6 +102,22 @@ class ExperimentLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def lock_holder(path: Path) -> str | None:
+    """Who holds the lock file ``path`` (``"pid ... on ..."``), or None when no run holds it.
+    The file is only looked at, never created or removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return _describe(os.read(fd, 4096))
+    finally:
+        os.close(fd)
 
 
 def _same_file(fd: int, path: Path) -> bool:

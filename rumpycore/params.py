@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,10 @@ from typing import Any, Literal, Union
 from .errors import ConfigError
 
 REQUIRED: Any = dataclasses.MISSING
+
+INT_LIMIT = 2**31 - 1
+"""Largest magnitude an integer option may take unless it declares its own ``max`` (or ``min``):
+larger values are never meant and would overflow sizes and seeds further down."""
 
 
 def option(
@@ -145,14 +150,20 @@ def parse(cls: type, raw: Mapping[str, Any] | None, where: str) -> Any:
 
 def _check_range(value: Any, f: dataclasses.Field, where: str) -> None:
     low, high = f.metadata.get("min"), f.metadata.get("max")
-    items = value if isinstance(value, list) else [value]
+    items = value if isinstance(value, (list, tuple)) else [value]
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             continue
-        if low is not None and item < low:
-            raise ConfigError(f"{where}: {item} is below the minimum {low}")
-        if high is not None and item > high:
-            raise ConfigError(f"{where}: {item} is above the maximum {high}")
+        top = high if high is not None or isinstance(item, float) else INT_LIMIT
+        bottom = low if low is not None or isinstance(item, float) else -INT_LIMIT
+        if bottom is not None and item < bottom:
+            raise ConfigError(f"{where}: {item} is below the minimum {bottom}")
+        if top is not None and item > top:
+            raise ConfigError(f"{where}: {item} is above the maximum {top}")
+
+
+class _NotFinite(ConfigError):
+    """A NaN or infinity where a number is expected."""
 
 
 def coerce(value: Any, hint: Any, where: str) -> Any:
@@ -193,6 +204,8 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise _NotFinite(f"{where}: {value!r} is not a finite number; give a real value")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -212,6 +225,8 @@ def _coerce_union(value: Any, args: tuple, hint: Any, where: str) -> Any:
     for option_hint in sorted(options, key=lambda a: order.get(a, 3)):
         try:
             return coerce(value, option_hint, where)
+        except _NotFinite:
+            raise  # the right type with a wrong value: no other member of the union fits better
         except ConfigError:
             continue
     raise ConfigError(f"{where}: expected {type_name(hint)}, got {value!r}")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import pytest
 
 from rumpycore.cli import cli, run
@@ -36,3 +40,20 @@ def assert_stopped_with_error(code: int, stderr: str, *expected: str) -> None:
     assert len(errors) == 1 and lines[-1] == errors[0], stderr
     for text in expected:
         assert text in errors[0], errors[0]
+
+
+def file_tree(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` (links not followed): a file's content hash, ``dir``, or a link's
+    target; two equal trees mean nothing was created, deleted or changed."""
+    tree = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                tree[key] = f"link -> {os.readlink(path)}"
+            elif path.is_dir():
+                tree[key] = "dir"
+            else:
+                tree[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return tree

@@ -61,15 +61,16 @@ def test_a_second_run_on_the_same_folder_is_refused(tiny_config, tmp_path):
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{folder} is in use by another rumpy run (pid {first.pid}" in lines[0]
     assert [r["epoch"] for r in read_summary(folder / "result_outputs" / "summary.csv")] == [1, 2]
-    assert not (folder.parent / ".tiny.lock").exists()  # released at the end
+    assert not (folder / ".rumpy.lock").exists()  # released at the end
 
 
 def test_a_stale_lock_is_taken_over(tiny_config, tmp_path, capsys):
+    path = tmp_path / "cfg.toml"
+    train(capsys, tiny_config(training={"num_epochs": 2}), path, "--num_epochs", "1")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock = tmp_path / "runs" / ".tiny.lock"
-    lock.parent.mkdir(parents=True)
+    lock = tmp_path / "runs" / "tiny" / ".rumpy.lock"  # what a run killed while it held the folder leaves
     lock.write_text(json.dumps({"pid": int(dead.stdout), "host": "here", "started": "yesterday"}))
-    err = train(capsys, tiny_config(training={"num_epochs": 1}), tmp_path / "cfg.toml")
+    err = train(capsys, tiny_config(training={"num_epochs": 2}), path, "--continue_from_epoch", "last")
     assert f"took over the stale lock of a run that ended without releasing it (pid {int(dead.stdout)}" in err
     assert not lock.exists()
 

@@ -5,7 +5,9 @@ User mistakes end with one line on stderr (``rumpy: error: ...``) and exit code 
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -37,8 +39,18 @@ cli.add_command(pack)
 cli.add_command(evaluate_command)
 
 
+def _describe_os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    return f"{where}{reason}; check the path, its permissions and the free disk space"
+
+
 def run(command: click.Command, argv: list[str] | None = None, prog_name: str = "rumpy") -> None:
-    """Run a click command, turning user errors into one line and exit code 2."""
+    """Run a click command, turning user errors (and operating-system errors: files that cannot
+    be read or written) into one line and exit code 2."""
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        # past a file-size limit, fail the write (reported below) instead of being killed mid-write
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as exc:
@@ -52,6 +64,9 @@ def run(command: click.Command, argv: list[str] | None = None, prog_name: str = 
     except UserError as exc:
         print(f"{prog_name}: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        print(f"{prog_name}: error: {_describe_os_error(exc)}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(code or 0)
 
 

@@ -18,6 +18,7 @@ shared across a fork, so any number of loader workers can read one file.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, UserError
+from ..safety import remove, writable_folder
+from ..scratch import clean_stale, scratch_path
 from .metadata import MetadataCSV, parse_metadata_csv
 from .sources import Box, ImageSource
 
@@ -53,12 +56,11 @@ class PackedSource:
                     held = ", ".join(r for r in ROLES if r in handle) or "none"
                     raise DataError(f"{where}: {path} holds no {role} images (it holds: {held}); "
                                     f"pack them with rumpy pack --{role.replace('_', '-')}")
-                self.names = [n.decode() if isinstance(n, bytes) else str(n) for n in group["names"][()]]
-                self.sizes = np.asarray(group["sizes"][()], dtype=np.int64)
-                self.gray = np.asarray(group["gray"][()], dtype=bool)
+                self.names, self.sizes, self.gray = _role_index(group, f"{where}: {path}:{role}")
                 self.metadata_text = handle["metadata_csv"][()].decode() if "metadata_csv" in handle else None
-        except OSError as exc:
-            raise DataError(f"{where}: {path} is not a readable HDF5 file ({exc}); pack it again") from None
+        except (OSError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise DataError(f"{where}: {path} is not a readable packed file ({reason}); pack it again") from None
         self._handle: h5py.File | None = None
         self._images: h5py.Group | None = None
         self._pid: int | None = None
@@ -98,6 +100,30 @@ class PackedSource:
         return parse_metadata_csv(self.metadata_text, f"{self.path}:metadata_csv")
 
 
+def _role_index(group: h5py.Group, where: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A role's names, sizes and gray flags, checked against its image datasets (shapes only,
+    no pixels), so a damaged or hand-edited file is refused before training, not in a worker."""
+    for key in ("names", "sizes", "gray", "images"):
+        if key not in group:
+            raise DataError(f"{where} lacks '{key}'; pack the folders again with rumpy pack")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in group["names"][()]]
+    sizes = np.asarray(group["sizes"][()], dtype=np.int64)
+    gray = np.asarray(group["gray"][()], dtype=bool)
+    images = group["images"]
+    count = len(names)
+    if sizes.shape != (count, 2) or gray.shape != (count,) or len(images) != count:
+        raise DataError(f"{where} holds {count} names but {len(sizes)} sizes, {len(gray)} gray flags and "
+                        f"{len(images)} images; pack the folders again with rumpy pack")
+    for index in range(count):
+        dataset = images.get(str(index))
+        expected = (int(sizes[index][0]), int(sizes[index][1]), 3)
+        if not isinstance(dataset, h5py.Dataset) or dataset.shape != expected or dataset.dtype != np.uint8:
+            found = f"{dataset.shape} {dataset.dtype}" if isinstance(dataset, h5py.Dataset) else "nothing"
+            raise DataError(f"{where}: image {index} ({names[index]}) should be uint8 {expected} but is {found}; "
+                            f"pack the folders again with rumpy pack")
+    return names, sizes, gray
+
+
 @dataclass
 class PackResult:
     """What ``pack`` wrote: images per role and the file size in bytes."""
@@ -120,32 +146,85 @@ def pack(out: Path, sources: Mapping[str, ImageSource], metadata_text: str | Non
     """
     if out.exists() and not overwrite:
         raise DataError(f"{out}: already exists; pass --overwrite to replace it")
+    writable_folder(out.parent, "--out")
     if not out.parent.is_dir():
         raise DataError(f"{out}: folder {out.parent} does not exist; create it first")
     for source in sources.values():
         for index in range(len(source.names)):
             source.size(index)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    clean_stale(out.parent)
+    tmp = scratch_path(out)
     try:
-        with h5py.File(tmp, "w") as handle:
-            handle.attrs["format"] = FORMAT
-            handle.attrs["version"] = VERSION
-            for role, source in sources.items():
-                _write_role(handle, role, source, progress)
-            if metadata_text is not None:
-                handle["metadata_csv"] = metadata_text.encode()
+        failure = _write_in_child(tmp, sources, metadata_text, progress)
+        if failure is not None:
+            kind, text = failure
+            raise DataError(text if kind == "data" else
+                            f"{out}: could not be written ({text}); free disk space or fix permissions")
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"{out}: could not be written ({exc.strerror or exc}); free disk space or fix "
-                        f"permissions") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        remove(tmp, within=out.parent)
         raise
     return PackResult({role: len(s.names) for role, s in sources.items()}, metadata_text is not None,
                       out.stat().st_size)
+
+
+def _write_in_child(path: Path, sources: Mapping[str, ImageSource], metadata_text: str | None,
+                    progress: Callable[[int], Any] | None) -> tuple[str, str] | None:
+    """Write the packed file in a child process; returns why it failed, ``("data", message)`` for an
+    unusable image or ``("write", reason)`` for a file that could not be written, or None.
+
+    After a failed write HDF5 cannot be closed cleanly: releasing its objects repeats the
+    failure on stderr and has crashed the process. The child leaves without that teardown,
+    and whatever happens to it, this process reports one line and removes the partial file.
+    """
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_write_file, args=(path, sources, metadata_text, send), daemon=True)
+    child.start()
+    send.close()
+    failure = None
+    while True:
+        try:
+            message = receive.recv()
+        except EOFError:
+            break
+        if isinstance(message, tuple):
+            failure = message
+        elif progress is not None:
+            progress(message)
+    child.join()
+    if failure is None and child.exitcode != 0:
+        failure = ("write", f"the writing process ended with code {child.exitcode}")
+    return failure
+
+
+def _write_file(path: Path, sources: Mapping[str, ImageSource], metadata_text: str | None, report: Any) -> None:
+    """The child's work: write the file, report each image (1) or why it failed, then leave at once,
+    without the interpreter's teardown."""
+    stderr = os.dup(2)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # closing a file after a failed write makes HDF5 repeat the failure many times
+    try:
+        with h5py.File(path, "w") as handle:
+            handle.attrs["format"] = FORMAT
+            handle.attrs["version"] = VERSION
+            for role, source in sources.items():
+                _write_role(handle, role, source, report.send)
+            if metadata_text is not None:
+                handle["metadata_csv"] = metadata_text.encode()
+    except UserError as exc:
+        report.send(("data", str(exc)))
+        os._exit(1)
+    except (OSError, RuntimeError) as exc:  # h5py reports some failed writes as RuntimeError
+        report.send(("write", getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]))
+        os._exit(1)
+    except BaseException:
+        os.dup2(stderr, 2)  # a bug: let its traceback through
+        raise
+    report.close()
+    os._exit(0)
 
 
 def _write_role(handle: h5py.File, role: str, source: ImageSource, progress: Callable[[int], Any] | None) -> None:

@@ -55,13 +55,25 @@ def image_header(path: Path) -> tuple[int, int, str]:
             raise DataError(f"{path}: empty file; replace or remove it")
         with Image.open(path) as im:
             width, height, mode, kind = im.width, im.height, im.mode, im.format
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path}: {exc}; shrink or split the image, or remove it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}); replace or remove it") from None
     if mode not in SUPPORTED_MODES:
         raise DataError(f"{path}: pixel mode {mode} is not an 8/16-bit gray, palette or colour image; "
                         f"save it as 8-bit RGB or grayscale")
+    check_pixel_count(path, width, height)
     check_complete(path, kind)
     return width, height, mode
+
+
+def check_pixel_count(path: Path, width: int, height: int) -> None:
+    """Refuse an image larger than Pillow's decompression-bomb limit (about 89 megapixels): a
+    tiny file can claim a size whose decoding would exhaust memory."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise DataError(f"{path}: claims {width}x{height} pixels, more than the {limit:,} rumpy decodes (a possible "
+                        f"decompression bomb); shrink or split the image, or remove it")
 
 
 def check_complete(path: Path, kind: str | None) -> None:
@@ -111,7 +123,7 @@ def load_rgb(path: Path) -> tuple[np.ndarray, bool]:
                 im = _to_8bit(array, 65535.0 if array.max() > 255 else 255.0)
             rgb = im.convert("RGB")
             return np.asarray(rgb, dtype=np.uint8), gray
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {exc}); replace or remove it") from None
 
 

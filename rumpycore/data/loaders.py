@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -99,6 +100,20 @@ class SizeBucketBatchSampler(Sampler):
         return iter(self.batches)
 
 
+def detach_from_stop_signals(worker_id: int | None = None) -> None:
+    """Move a loader worker out of the process group of ``rumpy``.
+
+    A stop sent to the whole process group (Ctrl-C in a terminal, ``timeout``, ``kill -- -PGID``)
+    then reaches the main process alone, which finishes the step and saves a resumable state
+    while its workers keep serving it, instead of every worker dying (or printing) at once.
+    A signal sent to a worker itself still ends it, so shutting the workers down works as usual.
+    """
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # where groups cannot change, at least ignore Ctrl-C
+
+
 def default_workers() -> int:
     """Loader workers when the config does not say: the CPU cores, at most 8."""
     return min(8, os.cpu_count() or 1)
@@ -117,6 +132,7 @@ def train_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, pin
         drop_last=drop_last,
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=detach_from_stop_signals if workers > 0 else None,
     )
 
 
@@ -129,6 +145,7 @@ def eval_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
         num_workers=workers,
         pin_memory=pin,
         persistent_workers=workers > 0,
+        worker_init_fn=detach_from_stop_signals if workers > 0 else None,
     )
 
 

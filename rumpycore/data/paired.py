@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from ..params import option
+from ..safety import user_path
 from ..specs import DatasetContext
 from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
 from .online import OnlineDegradedImages, build_pipeline
@@ -55,7 +56,7 @@ class PairedParams:
         None, min=0, help="which copies made by rumpy degrade --multiples (<stem>_q<id>) to use, by id"
     )
     recursive_search: bool = option(False, help="also look in sub-folders")
-    repeat: int = option(1, min=1, help="training: visit each image this many times per epoch (fresh crops each time)")
+    repeat: int = option(1, min=1, max=10000, help="training: visit each image this many times per epoch (fresh crops each time)")
     degradation_metadata: str | None = option(
         None, aliases=("qpi_values",),
         help="metadata CSV of the LR images, or 'on_site' for degradation_metadata.csv beside them",
@@ -195,11 +196,14 @@ class PairedImages(Dataset):
         # HR beyond LR*scale is cut off at the bottom and right: MATLAB's modcrop, as the benchmark LR sets were made
         hr_box = (top * self.scale, left * self.scale, height * self.scale, width * self.scale)
         lr, gray = self.lr.read(pair.lr, box)
+        _check_read(lr, (height, width), self.lr, pair.lr)
         hr = interp = None
         if self.hr is not None:
             hr, gray = self.hr.read(pair.hr, hr_box)
+            _check_read(hr, hr_box[2:], self.hr, pair.hr)
         if self.interp is not None:
             interp, _ = self.interp.read(pair.interp, hr_box)
+            _check_read(interp, hr_box[2:], self.interp, pair.interp)
         if self.augment and rng is not None:
             lr, hr, interp = random_flips([lr, hr, interp], rng)
         item = {"name": without_extension(pair.name), "lr": to_tensor(lr), "gray": gray}
@@ -210,6 +214,13 @@ class PairedImages(Dataset):
         if self.metadata is not None:
             item["metadata"] = torch.from_numpy(self.metadata.values[position])
         return item
+
+
+def _check_read(image: np.ndarray, size: tuple[int, int], source: ImageSource, index: int) -> None:
+    # a file replaced after the scan would otherwise surface as an obscure batching error
+    if tuple(image.shape[:2]) != tuple(size):
+        raise DataError(f"{source.label(index)}: the image changed after rumpy checked it (a {size[1]}x{size[0]} "
+                        f"region came back as {image.shape[1]}x{image.shape[0]}); restore the file and resume")
 
 
 def set_where(ctx: DatasetContext) -> str:
@@ -229,7 +240,7 @@ def select_images(names: list[str], params: PairedParams, split: str, where: str
     if params.cutoff is not None:
         chosen = apply_cutoff(len(images), params.cutoff, where)
     elif params.image_shortlist is not None:
-        listed = _read_name_list(resolve(base_dir, params.image_shortlist), f"{where}.image_shortlist")
+        listed = _read_name_list(user_path(params.image_shortlist, base_dir, f"{where}.image_shortlist"), f"{where}.image_shortlist")
         chosen = apply_shortlist(images, listed, where)
     elif params.name is not None:
         chosen = apply_standard_split(list(first_file.values()), params.name, split, where)
@@ -252,7 +263,7 @@ def requested_metadata(params: PairedParams, ctx: DatasetContext, where: str) ->
     if params.metadata_list is not None:
         if offered is not None:
             raise ConfigError(f"{where}.metadata_list: given together with metadata; keep one")
-        offered = _read_name_list(resolve(ctx.base_dir, params.metadata_list), f"{where}.metadata_list")
+        offered = _read_name_list(user_path(params.metadata_list, ctx.base_dir, f"{where}.metadata_list"), f"{where}.metadata_list")
     if offered is not None:
         lowered = {n.lower() for n in offered}
         for name in ctx.metadata:
@@ -265,7 +276,13 @@ def requested_metadata(params: PairedParams, ctx: DatasetContext, where: str) ->
 def _read_name_list(path: Path, where: str) -> list[str]:
     if not path.is_file():
         raise ConfigError(f"{where}: file {path} does not exist; check the path")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: {path} is not a UTF-8 text file; list one name per line") from None
+    if "\0" in text:
+        raise DataError(f"{where}: {path} is not a text file (it holds NUL bytes); list one name per line")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def load_metadata(params: PairedParams, ctx: DatasetContext, lr: ImageSource, pairs: list[Pair],
@@ -280,7 +297,7 @@ def load_metadata(params: PairedParams, ctx: DatasetContext, lr: ImageSource, pa
     if params.degradation_metadata.lower() == ON_SITE:
         table = lr.site_metadata(key)
     else:
-        table = read_metadata_csv(resolve(ctx.base_dir, params.degradation_metadata), key)
+        table = read_metadata_csv(user_path(params.degradation_metadata, ctx.base_dir, key), key)
     return pair_metadata(table, lr, pairs, names, ctx.scale, key)
 
 
@@ -357,9 +374,3 @@ def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> Onlin
             raise DataError(f"{hr.label(index)}: image is {w}x{h}, too small for {where}.crop = {params.crop} "
                             f"at x{ctx.scale}; lower crop or remove the image")
     return dataset
-
-
-def resolve(base: Path, value: str) -> Path:
-    """``value`` as a path, relative ones taken from ``base`` (the config's folder)."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else Path(base) / path

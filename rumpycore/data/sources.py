@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import DataError
+from ..safety import user_path
 from .images import image_header, list_images, load_rgb, relative_name
 from .metadata import MetadataCSV, read_metadata_csv
 
@@ -93,8 +94,7 @@ def open_source(value: str, role: str, base_dir: Path, where: str, recursive: bo
     ``role`` is the key (``lr``, ``hr``, ``lr_interp``); a packed file holds one group per
     role, so ``lr`` and ``hr`` may both name the same file.
     """
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else Path(base_dir) / path
+    path = user_path(value, base_dir, f"{where}.{role}")
     if path.suffix.lower() in PACKED_SUFFIXES:
         from .hdf5 import PackedSource
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safety import user_path
 from ..errors import ConfigError
 from ..params import option
 from .base import BuildContext, Metadata, Operation
@@ -25,7 +26,7 @@ _PCA_BATCH = 4096
 class BlurParams:
     """Parameters of ``blur``. Sigmas and angle: a number, or ``[low, high]`` drawn uniformly per image."""
 
-    kernel_size: int = option(21, min=3, help="side of the square kernel in pixels (odd)")
+    kernel_size: int = option(21, min=3, max=255, help="side of the square kernel in pixels (odd)")
     iso_probability: float = option(1.0, min=0.0, max=1.0, aliases=("rate_iso",),
                                     help="chance that a kernel is isotropic; otherwise it is anisotropic")
     sigma: float | list[float] = option([0.2, 4.0], min=0.01, help="isotropic kernels: standard deviation in pixels")
@@ -36,8 +37,8 @@ class BlurParams:
     angle: float | list[float] = option([0.0, 180.0],
                                         help="anisotropic kernels: degrees from the image x axis towards y (down) "
                                              "to the first axis")
-    pca_length: int = option(10, min=1, help="length of the PCA code blur_kernel")
-    pca_samples: int = option(30000, min=1, aliases=("pca_batch_len",),
+    pca_length: int = option(10, min=1, max=1024, help="length of the PCA code blur_kernel")
+    pca_samples: int = option(30000, min=1, max=1_000_000, aliases=("pca_batch_len",),
                               help="kernels drawn from this operation's distribution to fit the PCA basis")
     pca_matrix: str | None = option(None, aliases=("load_pca_matrix",),
                                     help="PCA file of an earlier run (.npz) or of the original rumpy (.pth) "
@@ -111,8 +112,7 @@ class Blur(Operation):
             Range.of(params.sigma_x, f"{where}.sigma_x"), Range.of(params.sigma_y, f"{where}.sigma_y"),
             Range.of(params.angle, f"{where}.angle"))
         if params.pca_matrix is not None:
-            path = Path(params.pca_matrix).expanduser()
-            path = path if path.is_absolute() else context.base_dir / path
+            path = user_path(params.pca_matrix, context.base_dir, f"{where}.pca_matrix")
             params.pca_matrix = str(path.resolve())
             self.pca = KernelPca.load(path, params.kernel_size, params.pca_length, f"{where}.pca_matrix")
         else:

@@ -13,8 +13,6 @@ import functools
 import io
 import json
 import os
-import secrets
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +26,8 @@ from PIL import Image
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..data.images import IMAGE_EXTENSIONS, image_header, list_images, load_rgb
 from ..errors import DataError, UserError
+from ..safety import first_missing, remove, writable_folder
+from ..scratch import clean_stale, scratch_path
 from .base import Metadata
 from .pipeline import Pipeline, image_rng
 
@@ -89,6 +89,7 @@ def plan(job: FolderJob) -> list[SourceImage]:
     if output in root.parents:
         raise UserError(f"output_dir: {output} contains the source folder; choose another folder")
     _check_output_folder(output, job.overwrite)
+    writable_folder(output.parent, "output_dir")
     images, owners = [], {}
     for index, path in enumerate(paths):
         image_header(path)
@@ -160,9 +161,11 @@ def run(job: FolderJob, images: list[SourceImage], progress: Callable[[int], Non
     """
     first = degrade_image(job, images[0])
     output = job.output.resolve()
-    created = _first_missing(output.parent)
+    created = first_missing(output.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = _new_folder(output, "partial")
+    clean_stale(output.parent)
+    staging = scratch_path(output)
+    staging.mkdir()  # unlike tempfile.mkdtemp, keeps the user's umask for the published folder
     try:
         rows = _save(staging, first)
         if progress:
@@ -179,30 +182,11 @@ def run(job: FolderJob, images: list[SourceImage], progress: Callable[[int], Non
         _write_records(staging, job, rows)
         _publish(staging, output)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove(staging, within=output.parent)
         if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
+            remove(created, within=created.parent)
         raise
     return len(rows)
-
-
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost folder of ``folder``'s path that does not exist yet (removed again on failure)."""
-    missing = None
-    while not folder.exists():
-        missing, folder = folder, folder.parent
-    return missing
-
-
-def _new_folder(output: Path, purpose: str) -> Path:
-    """A new hidden folder beside ``output`` (same file system, so renames are atomic)."""
-    while True:
-        folder = output.parent / f".{output.name}.{purpose}-{secrets.token_hex(4)}"
-        try:
-            folder.mkdir()  # unlike tempfile.mkdtemp, keeps the user's umask for the published folder
-            return folder
-        except FileExistsError:
-            continue
 
 
 def _write_records(folder: Path, job: FolderJob, rows: list[tuple[str, Metadata]]) -> None:
@@ -234,9 +218,9 @@ def _cell(value: float | list[float]) -> str:
 def _publish(staging: Path, output: Path) -> None:
     """Move the finished folder into place, replacing an earlier output only now."""
     if output.exists():
-        old = _new_folder(output, "old")
-        os.replace(output, old / output.name)
+        old = scratch_path(output, "old")
+        os.replace(output, old)
         os.replace(staging, output)
-        shutil.rmtree(old, ignore_errors=True)
+        remove(old, within=output.parent)
     else:
         os.replace(staging, output)

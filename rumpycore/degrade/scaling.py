@@ -17,7 +17,7 @@ from .resize import imresize
 class ScaleParams:
     """Parameters of ``downsample`` and ``upsample``."""
 
-    scale: int = option(4, min=1, help="integer scale factor (default: the top-level scale, else 4)")
+    scale: int = option(4, min=1, max=64, help="integer scale factor (default: the top-level scale, else 4)")
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 
 import toml
 
+from ..safety import user_path
 from ..errors import ConfigError, UserError
 from ..params import option, parse
 from .folder import OUTPUT_FORMATS, FolderJob
@@ -28,13 +29,13 @@ class DegradeSettings:
     pipeline: str | list[Any] | None = option(
         None, help="operations: names joined by '-', or a list of names and [name, config_id] pairs")
     deg_configs: dict = option({}, help="[deg_configs.<id>] tables of operation parameters")
-    seed: int = option(8, min=0, help="seed of every random draw; image i, copy m uses (seed, i, m)")
-    scale: int | None = option(None, min=1, help="scale of each downsample/upsample that sets none (default 4)")
-    multiples: int = option(1, min=1, help="degraded copies per image, named <stem>_q<m>")
+    seed: int = option(8, min=0, max=2**32 - 1, help="seed of every random draw; image i, copy m uses (seed, i, m)")
+    scale: int | None = option(None, min=1, max=64, help="scale of each downsample/upsample that sets none (default 4)")
+    multiples: int = option(1, min=1, max=10000, help="degraded copies per image, named <stem>_q<m>")
     recursive: bool = option(False, help="also degrade images in sub-folders (the layout is kept)")
     output_extension: str = option("png", help=f"output format: {', '.join(OUTPUT_FORMATS)}")
     overwrite: bool = option(False, help="replace an existing output folder of rumpy degrade")
-    workers: int = option(1, min=1, help="processes degrading images in parallel (results do not depend on it)")
+    workers: int = option(1, min=1, max=256, help="processes degrading images in parallel (results do not depend on it)")
     override_cli: bool = option(False, help="original rumpy: the file's values win over flags too")
 
 
@@ -49,16 +50,12 @@ def read_config_file(path: Path) -> tuple[DegradeSettings, set[str]]:
         raw = toml.load(path)
     except Exception as exc:  # the toml package raises assorted errors (IndexError, ...) on malformed input
         raise ConfigError(f"{path}: not valid TOML ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
-    try:
-        settings = parse(DegradeSettings, raw, "")
-    except ConfigError as exc:
-        # parse() names keys "<table>.<key>"; these keys sit at the top level of the file.
-        raise ConfigError(f"{path}: {str(exc).lstrip('.')}") from None
+    settings = _parse_settings(raw, f"{path}: ")
     base = path.resolve().parent
     for key in PATH_KEYS:
         value = getattr(settings, key)
         if value is not None:
-            setattr(settings, key, str(_absolute(value, base)))
+            setattr(settings, key, str(_absolute(value, base, key)))
     return settings, {str(key).lower() for key in raw}
 
 
@@ -67,7 +64,7 @@ def resolve(flags: dict[str, Any], config_file: Path | None) -> FolderJob:
     given = {key: value for key, value in flags.items() if value is not None}
     for key in PATH_KEYS:
         if key in given:
-            given[key] = str(_absolute(str(given[key]), Path.cwd()))
+            given[key] = str(_absolute(str(given[key]), Path.cwd(), key))
     from_file: dict[str, Any] = {}
     base = Path.cwd()
     if config_file is not None:
@@ -75,8 +72,8 @@ def resolve(flags: dict[str, Any], config_file: Path | None) -> FolderJob:
         from_file = {key: getattr(file_settings, key) for key in keys}
         base = config_file.resolve().parent
     merged = {**given, **from_file} if from_file.get("override_cli") else {**from_file, **given}
-    settings = DegradeSettings(**{key: merged[key] for key in (f.name for f in fields(DegradeSettings))
-                                  if key in merged})
+    settings = _parse_settings({key: merged[key] for key in (f.name for f in fields(DegradeSettings))
+                                if key in merged}, "")
     for key, flag in (("source_dir", "--source-dir"), ("output_dir", "--output-dir")):
         if getattr(settings, key) is None:
             raise UserError(f"{key}: not given; add {flag} (or {key} in the pipeline config)")
@@ -96,6 +93,14 @@ def resolve(flags: dict[str, Any], config_file: Path | None) -> FolderJob:
                      {key: value for key, value in record.items() if value is not None})
 
 
-def _absolute(value: str, base: Path) -> Path:
-    path = Path(value).expanduser()
-    return (path if path.is_absolute() else base / path).resolve()
+def _parse_settings(raw: dict[str, Any], prefix: str) -> DegradeSettings:
+    """Validate top-level settings (from a file, or flags merged with it); ``prefix`` names the file."""
+    try:
+        return parse(DegradeSettings, raw, "")
+    except ConfigError as exc:
+        # parse() names keys "<table>.<key>"; these keys sit at the top level.
+        raise ConfigError(f"{prefix}{str(exc).lstrip('.')}") from None
+
+
+def _absolute(value: str, base: Path, key: str) -> Path:
+    return user_path(value, base, key).resolve()

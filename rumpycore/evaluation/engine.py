@@ -9,7 +9,6 @@ temporary name and renamed into place when complete.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from ..data.images import list_images
 from ..data.loaders import eval_loader
 from ..data.paired import PairedParams, build_paired
 from ..errors import ConfigError, UserError
+from ..safety import folder_name, inside, remove, writable_folder
+from ..scratch import clean_stale, scratch_path
 from ..loggers.samples import png_bytes, safe_name
 from ..loggers.summary import csv_text
 from ..metrics.fidelity import quantise
@@ -120,14 +121,23 @@ def _metadata(loaded: LoadedOptions, device: torch.device, dataset: Dataset,
     return attach_csv(loaded, dataset, needed, predictors)
 
 
+RESULT_FILES = ("config.toml", "metrics.csv", "summary.csv")
+"""What every results folder holds; ``overwrite`` replaces only such folders."""
+
+
 def _results_folder(loaded: LoadedOptions) -> Path:
     options = loaded.options
-    name = options.results_name.strip()
-    if not name or Path(name).name != name or name.startswith("."):
-        raise ConfigError(f"{WHERE}.results_name: '{options.results_name}' must be a plain folder name")
-    folder = loaded.path(options.out_loc) / name
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not options.overwrite:
+    name = folder_name(options.results_name, f"{WHERE}.results_name")
+    out_loc = loaded.path(options.out_loc)
+    writable_folder(out_loc, f"{WHERE}.out_loc")
+    folder = inside(out_loc / name, out_loc, f"{WHERE}.results_name")
+    if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+        return folder
+    if not options.overwrite:
         raise UserError(f"results folder {folder} already exists; choose another results_name or pass --overwrite")
+    if folder.is_symlink() or not folder.is_dir() or not all((folder / f).is_file() for f in RESULT_FILES):
+        raise UserError(f"{WHERE}.overwrite: {folder} is not the results folder of an earlier rumpy eval (it lacks "
+                        f"{', '.join(RESULT_FILES)}); --overwrite only replaces those, so choose another results_name")
     return folder
 
 
@@ -256,9 +266,11 @@ class _Run:
 def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None) -> EvalSummary:
     """Run a prepared evaluation and write its results folder."""
     options = plan.loaded.options
-    partial = plan.folder.parent / f".{plan.folder.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    out_loc = plan.folder.parent
+    out_loc.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_loc)
+    partial = scratch_path(plan.folder)
+    partial.mkdir()
     try:
         config = {**plan.loaded.resolved(), "metrics": list(plan.metrics)}
         atomic_write_text(partial / "config.toml", toml.dumps(config))
@@ -273,10 +285,10 @@ def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None)
         atomic_write_text(partial / "metrics.csv", csv_text(run.image_rows()))
         atomic_write_text(partial / "summary.csv", csv_text(rows))
         if plan.folder.exists():
-            shutil.rmtree(plan.folder) if plan.folder.is_dir() else plan.folder.unlink()
+            remove(plan.folder, within=out_loc)
         os.replace(partial, plan.folder)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        remove(partial, within=out_loc)
         raise
     return EvalSummary(plan.folder, rows)
 

@@ -15,6 +15,7 @@ from .. import params as P
 from ..config import read_toml
 from ..errors import ConfigError
 from ..params import option
+from ..safety import expand_user, user_path
 from .baselines import BASELINES
 
 WHERE = "eval"
@@ -44,23 +45,23 @@ class EvalOptions:
         None, help="[regression experiment folder, epoch]: feed metadata-conditioned models the metadata this "
                    "model predicts from each LR image instead of metadata_file (blind SR)"
     )
-    scale: int = option(4, min=1, help="super-resolution scale of the data (every model must match it)")
+    scale: int = option(4, min=1, max=64, help="super-resolution scale of the data (every model must match it)")
     metrics: list[str] | None = option(None, help="metrics to compute (default: PSNR and SSIM when hr_dir is given)")
     metric_params: dict = option({}, help="per-metric settings: [metric_params.<METRIC>]")
     metric_channel: Literal["y", "rgb"] = option("y", help="PSNR/SSIM on the BT.601 Y channel (as SR papers) or RGB")
     crop_border: int | None = option(None, min=0, help="pixels shaved off each border before PSNR/SSIM (default: scale)")
-    batch_size: int = option(1, min=1, help="images per forward pass (only equal sizes share a batch)")
+    batch_size: int = option(1, min=1, max=65536, help="images per forward pass (only equal sizes share a batch)")
     gpu: bool = option(False, help="run on a CUDA GPU")
     sp_gpu: int = option(0, min=0, help="index of the GPU to use")
-    tile: int | None = option(None, min=1, help="run trained models on LR tiles of this size (bounded memory)")
-    tile_overlap: int = option(16, min=0, help="LR pixels of context added around each tile")
+    tile: int | None = option(None, min=1, max=65536, help="run trained models on LR tiles of this size (bounded memory)")
+    tile_overlap: int = option(16, min=0, max=65536, help="LR pixels of context added around each tile")
     save_im: bool = option(False, help="save every super-resolved image")
     image_comparison: bool = option(True, help="save side-by-side crops of LR, bicubic, each model and HR")
     no_image_comparison: bool = option(False, help="the original toolbox's switch to turn image_comparison off")
     num_image_save: int | None = option(None, min=0, help="write at most this many comparison images")
     lanczos_upsample: bool = option(False, help="also evaluate the Lanczos baseline (the original's switch)")
     full_directory: bool = option(True, help="the original's 'every image in lr_dir'; rumpy always does that")
-    dataloader_threads: int | None = option(None, min=0, help="image loading processes (default: up to 2)")
+    dataloader_threads: int | None = option(None, min=0, max=256, help="image loading processes (default: up to 2)")
     out_loc: str = option("results", help="parent folder of the results folder")
     results_name: str = option("eval", help="name of the results folder under out_loc")
     overwrite: bool = option(False, help="replace an existing results folder")
@@ -97,12 +98,11 @@ class LoadedOptions:
 
     def path(self, value: str) -> Path:
         """A path option resolved against the config's folder (or the current folder)."""
-        path = Path(value).expanduser()
-        return (path if path.is_absolute() else self.base_dir / path).resolve()
+        return user_path(value, self.base_dir, WHERE).resolve()
 
     def model_folder(self, entry: ModelEntry) -> Path:
         """An experiment folder: absolute, under ``model_loc``, or relative to where it was given."""
-        path = Path(entry.name).expanduser()
+        path = expand_user(entry.name, entry.where)
         if path.is_absolute():
             return path
         base = self.path(self.options.model_loc) if self.options.model_loc else self.model_base
@@ -181,13 +181,13 @@ def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions
         if value is None or (isinstance(value, (tuple, list)) and not value):
             continue
         if key in PATH_KEYS:
-            value = str((cwd / Path(value).expanduser()).resolve())
+            value = str(user_path(value, cwd, f"{WHERE}.{key}").resolve())
         if key == "model_and_epoch":
             model_base = cwd
         if isinstance(value, tuple):  # repeatable flags and pairs
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         if key == "metadata_from" and len(value) == 2:  # a flag's folder is relative to the current folder
-            value = [str((cwd / Path(value[0]).expanduser()).resolve()), value[1]]
+            value = [str(user_path(value[0], cwd, f"{WHERE}.metadata_from").resolve()), value[1]]
         raw[key] = value
     options = P.parse(EvalOptions, raw, WHERE)
     if not options.full_directory:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from ..errors import UserError
 
 FORMAT = "rumpy-checkpoint"
 FORMAT_VERSION = 1
+
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "model_name": str, "epoch": int, "step": int, "model": dict, "optimizer": dict, "rng": dict, "history": list,
+}
+"""Entries every checkpoint has, with their types: a file lacking one is refused in one line."""
 
 
 def rng_state() -> dict:
@@ -63,7 +69,10 @@ def load(path: Path, map_location: Any = "cpu") -> dict:
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about legacy file formats on the way to refusing them: the one line below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
@@ -76,8 +85,14 @@ def load(path: Path, map_location: Any = "cpu") -> dict:
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"{path}: not a rumpy checkpoint; point continue_from_epoch at a rumpy experiment")
-    if state.get("format_version", 0) > FORMAT_VERSION:
-        raise UserError(
-            f"{path}: written by a newer rumpy (checkpoint format {state.get('format_version')}); upgrade rumpy"
-        )
+    version = state.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(f"{path}: damaged checkpoint (format_version is {version!r}, not a number); resume from "
+                        f"another epoch")
+    if version > FORMAT_VERSION:
+        raise UserError(f"{path}: written by a newer rumpy (checkpoint format {version}); upgrade rumpy")
+    for key, kind in REQUIRED.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            problem = "lacks" if key not in state else "has a damaged"
+            raise UserError(f"{path}: damaged checkpoint ({problem} '{key}'); resume from another epoch")
     return state

@@ -8,11 +8,9 @@ from pathlib import Path
 import toml
 
 from .. import experiment
-from ..atomic import atomic_write_text
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..data.loaders import seed_everything
-from ..lock import ExperimentLock
 from ..loggers.base import LoggerContext, LoggerGroup
 from . import checkpoint as ckpt
 from .devices import resolve_device
@@ -46,13 +44,9 @@ class TrainResult:
 
 
 def _loggers(config: RunConfig, plan: experiment.ExperimentPlan, resolved: dict) -> LoggerGroup:
-    training = config.training
-    aim_home = Path(training.aim_home).expanduser() if training.aim_home else config.save_loc
-    if not aim_home.is_absolute():
-        aim_home = config.base_dir / aim_home
     ctx = LoggerContext(
         experiment=config.experiment, group=config.experiment_group, folder=plan.folder, results=plan.results,
-        config=resolved, task=config.task, save_loc=config.save_loc, aim_home=aim_home,
+        config=resolved, task=config.task, save_loc=config.save_loc, aim_home=config.aim_home,
         metric_directions=metric_directions(config),
     )
     return LoggerGroup([(c.name, c.logger.spec.build(c.params, ctx)) for c in config.loggers])
@@ -103,17 +97,17 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     if trainer.state.epoch >= config.training.target_epoch:
         raise ConfigError(f"training.num_epochs: {config.training.target_epoch} is not beyond the resumed epoch "
                           f"{trainer.state.epoch}; raise num_epochs to train further")
-    lock = ExperimentLock(plan.folder)
-    if ddp.is_main:
-        lock.acquire()
+    claim = plan.claim() if ddp.is_main else None
     try:
-        if ddp.is_main:
-            plan.create()
-            atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
+        if claim is not None:
+            claim.write_text(plan.config_name, toml.dumps(resolved))
         ddp.barrier()
         status = trainer.fit()
     finally:
-        lock.release()
+        if claim is not None:
+            if not trainer.saved_any:  # a failed start leaves nothing behind, so it can simply be retried
+                claim.undo()
+            claim.release()
     # every rank leaves together: a rank that tears down its process group while rank 0 is
     # still writing files can abort inside the communication library
     ddp.barrier()

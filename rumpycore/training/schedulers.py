@@ -66,11 +66,27 @@ def step(optimizer, p: StepParams, ctx: SchedulerContext):
     return lr_scheduler.StepLR(optimizer, step_size=p.step_size, gamma=p.gamma)
 
 
+class RunLengthCycle(lr_scheduler.OneCycleLR):
+    """``OneCycleLR`` over the whole run: a resumed run keeps its position (the steps taken) but
+    spans the cycle over the resumed run's length, so a larger ``num_epochs`` stretches the rest
+    of the cycle instead of stepping past its end."""
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        length = {"total_steps": self.total_steps, "_schedule_phases": self._schedule_phases}
+        super().load_state_dict(state_dict)
+        self.__dict__.update(length)
+
+
 def one_cycle(optimizer, p: OneCycleParams, ctx: SchedulerContext):
     """Build ``OneCycleLR``; by default the cycle spans every batch of the run."""
     if p.cycle_momentum and ctx.captured_step:
         raise ConfigError("model.internal_params.scheduler_params.cycle_momentum: a CUDA-graph step keeps Adam's "
                           "beta1 fixed at capture; set cycle_momentum = false or training.cuda_graph = false")
-    total = p.total_steps or ctx.steps_per_epoch * ctx.num_epochs
-    return lr_scheduler.OneCycleLR(optimizer, max_lr=p.lr_max, total_steps=total, anneal_strategy=p.anneal_strategy,
-                                   pct_start=p.pct_start, cycle_momentum=p.cycle_momentum)
+    run_steps = ctx.steps_per_epoch * ctx.num_epochs
+    if p.total_steps is not None and p.total_steps < run_steps:
+        raise ConfigError(f"model.internal_params.scheduler_params.total_steps: {p.total_steps} is fewer than the "
+                          f"{run_steps} batches of the run ({ctx.num_epochs} epochs of {ctx.steps_per_epoch}); "
+                          f"raise it or leave it out to span the run")
+    kind = lr_scheduler.OneCycleLR if p.total_steps is not None else RunLengthCycle
+    return kind(optimizer, max_lr=p.lr_max, total_steps=p.total_steps or run_steps, anneal_strategy=p.anneal_strategy,
+                pct_start=p.pct_start, cycle_momentum=p.cycle_momentum)

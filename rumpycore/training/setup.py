@@ -87,7 +87,16 @@ def _metadata_dims(config: RunConfig, train: list[Dataset], evals: dict[str, Dat
 def build_model(config: RunConfig, metadata_dims: dict[str, int]) -> torch.nn.Module:
     """Instantiate the configured model with its validated params."""
     ctx = ModelContext(scale=config.scale, metadata_dims=metadata_dims)
-    return config.model.spec.build(config.model_params, ctx)
+    try:
+        return config.model.spec.build(config.model_params, ctx)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        raise ConfigError(f"model.internal_params: {config.model.spec.name} with these parameters needs more memory "
+                          f"than is available ({type(exc).__name__}); make it smaller") from None
+    except RuntimeError as exc:
+        if "alloc" not in str(exc).lower():
+            raise
+        raise ConfigError(f"model.internal_params: {config.model.spec.name} with these parameters needs more memory "
+                          f"than is available (could not allocate its weights); make it smaller") from None
 
 
 def count_parameters(model: torch.nn.Module) -> int:

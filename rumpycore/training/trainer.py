@@ -10,6 +10,7 @@ exactly that step.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from ..atomic import atomic_symlink
 from ..config import RunConfig
 from ..errors import ConfigError, UserError
 from ..experiment import ExperimentPlan, find_checkpoint, interrupted_name
+from ..safety import remove
 from ..loggers.base import LoggerGroup, RunInfo
 from ..tasks.base import EvalResult
 from . import checkpoint as ckpt
@@ -100,6 +102,7 @@ class Trainer:
         self.signals: StopSignals | None = None
         self.stopped_by: str | None = None
         self.interrupted_state: str | None = None
+        self.saved_any = False  # whether this run has written a checkpoint (a failed start undoes its folder)
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if not self.ddp.enabled:
@@ -151,10 +154,16 @@ class Trainer:
             else:  # the checkpoint's run kept no average: start one from its weights
                 self.ema.restart()
         training = self.config.training
-        if not training.skip_optimizer_load:
-            self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None and not training.skip_scheduler_load:
-            self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            if not training.skip_optimizer_load:
+                self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None and not training.skip_scheduler_load:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise UserError(f"{source}: the optimizer or scheduler state does not fit this run ({detail}); resume "
+                            f"with the settings it was saved with, or set skip_optimizer_load / "
+                            f"skip_scheduler_load = true") from None
         self.step.load_state_dict(state.get("precision", {}))
         ckpt.restore_rng_state(state["rng"])
         in_place = self.plan.branch_name is None
@@ -173,8 +182,8 @@ class Trainer:
         if not self.ddp.is_main:
             return
         ckpt.save(self.plan.checkpoint(epoch), self.state_dict())
-        stale = self.plan.models / interrupted_name(epoch - 1)
-        stale.unlink(missing_ok=True)
+        self.saved_any = True
+        remove(self.plan.models / interrupted_name(epoch - 1), within=self.plan.models)
         self._point_best()
 
     def _save_interrupted(self) -> str:
@@ -186,6 +195,7 @@ class Trainer:
         path = self.plan.models / interrupted_name(self.state.epoch)
         if self.ddp.is_main:
             ckpt.save(path, state)
+            self.saved_any = True
         return str(path)
 
     def _point_best(self) -> None:
@@ -291,6 +301,9 @@ class Trainer:
                 self._check_finite(*pending)
             pending = (loss.detach(), self.state.step) if applied and not self.skip_nonfinite else None
             self.loggers.batch_end(epoch, progress.batches, loss, waited)
+            if self.signals is not None and self.signals.take_save_request():
+                print(f"rumpy: SIGUSR1: state saved in {self._save_interrupted()}; training goes on",
+                      file=sys.stderr)
             if self._stop_agreed():
                 if pending is not None:
                     self._check_finite(*pending)

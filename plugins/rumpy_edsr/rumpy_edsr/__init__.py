@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 class EDSRParams:
     """``[model.internal_params]`` of EDSR (besides the core's lr, scale, scheduler, ...)."""
 
-    num_features: int = option(64, min=1, help="channels in each residual block (paper: 64 baseline, 256 full)")
-    num_blocks: int = option(16, min=1, help="residual blocks (paper: 16 baseline, 32 full)")
+    num_features: int = option(64, min=1, max=4096, help="channels in each residual block (paper: 64 baseline, 256 full)")
+    num_blocks: int = option(16, min=1, max=1024, help="residual blocks (paper: 16 baseline, 32 full)")
     res_scale: float = option(0.1, min=0.0, help="residual scaling (paper: 1.0 baseline, 0.1 full)")
 
 

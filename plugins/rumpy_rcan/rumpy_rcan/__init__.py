@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 class RCANParams:
     """``[model.internal_params]`` of RCAN (besides the core's lr, scale, scheduler, ...)."""
 
-    n_resgroups: int = option(10, min=1, help="residual groups (paper: 10)")
-    n_resblocks: int = option(20, min=1, help="residual channel-attention blocks per group (paper: 20)")
-    n_feats: int = option(64, min=1, help="channels in every block (paper: 64)")
-    reduction: int = option(16, min=1, help="channel-attention squeeze factor (paper: 16)")
+    n_resgroups: int = option(10, min=1, max=1024, help="residual groups (paper: 10)")
+    n_resblocks: int = option(20, min=1, max=1024, help="residual channel-attention blocks per group (paper: 20)")
+    n_feats: int = option(64, min=1, max=4096, help="channels in every block (paper: 64)")
+    reduction: int = option(16, min=1, max=4096, help="channel-attention squeeze factor (paper: 16)")
     res_scale: float = option(1.0, min=0.0, help="scaling of each block's residual before the skip (paper: 1)")
 
     def __post_init__(self) -> None:

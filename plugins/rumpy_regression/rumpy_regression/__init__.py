@@ -39,9 +39,9 @@ class DegradationCNNParams:
     """``[model.internal_params]`` of DegradationCNN (besides the core's lr, loss, scheduler, ...)."""
 
     targets: list[str] = option(help="metadata columns to predict, in order (e.g. [\"blur_sigma\", \"noise_sigma\"])")
-    widths: list[int] = option([32, 64, 128, 256], min=1,
+    widths: list[int] = option([32, 64, 128, 256], min=1, max=4096,
                                help="channels of the full-resolution stage, then of each stride-2 stage")
-    hidden: int = option(128, min=1, help="width of the MLP head's hidden layer")
+    hidden: int = option(128, min=1, max=65536, help="width of the MLP head's hidden layer")
 
     def __post_init__(self) -> None:
         check_targets(self.targets)
@@ -54,8 +54,8 @@ class ResNetRegressorParams:
     """``[model.internal_params]`` of ResNetRegressor (besides the core's lr, loss, scheduler, ...)."""
 
     targets: list[str] = option(help="metadata columns to predict, in order (e.g. [\"blur_sigma\", \"noise_sigma\"])")
-    width: int = option(64, min=1, help="channels of the first stage (doubled by each further stage)")
-    blocks: list[int] = option([2, 2, 2, 2], min=1, help="basic blocks per stage (ResNet-18: 2, 2, 2, 2)")
+    width: int = option(64, min=1, max=4096, help="channels of the first stage (doubled by each further stage)")
+    blocks: list[int] = option([2, 2, 2, 2], min=1, max=1024, help="basic blocks per stage (ResNet-18: 2, 2, 2, 2)")
     stem: Literal["small", "imagenet"] = option(
         "small", help="'small': one 3x3 conv at full resolution (LR crops); 'imagenet': 7x7 stride 2 + max-pool"
     )

@@ -18,8 +18,8 @@ WHERE = "model.internal_params"
 class SFTMDParams:
     """``[model.internal_params]`` of SFTMD (besides the core's lr, scale, scheduler, ...)."""
 
-    num_features: int = option(64, min=1, help="channels in every block (paper: 64)")
-    num_blocks: int = option(16, min=1, help="SFT residual blocks (paper: 16)")
+    num_features: int = option(64, min=1, max=4096, help="channels in every block (paper: 64)")
+    num_blocks: int = option(16, min=1, max=1024, help="SFT residual blocks (paper: 16)")
     metadata: list[str] = option(["blur_kernel"], help="degradation metadata columns the SFT layers are conditioned on, in order")
     sft_type: SFTType = option("standard", help="SFT layer: standard, weak (features times metadata), concat, split, or none (no conditioning)")
     split: Split = option("22", help="split SFT only: conv units on the features-only path and on the conditioned path")

@@ -30,7 +30,7 @@ class ESPCN(nn.Module):
 
 @dataclass
 class ESPCNParams:
-    features: int = rumpycore.option(64, min=2, help="channels of the first layer")
+    features: int = rumpycore.option(64, min=2, max=4096, help="channels of the first layer")
 
 
 @rumpycore.hookimpl
