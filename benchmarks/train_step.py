@@ -5,9 +5,9 @@ Both run in this one process on the same model, batch shapes and speed options:
 (a) hand-written: float batches already on the device; forward (autocast if asked), L1,
     zero_grad, backward, Adam step.
 (b) rumpy: the real epoch loop of ``rumpycore.training.trainer.Trainer`` (uint8 batches moved
-    to the device and converted there, the configured step runner, the lagged non-finite
-    check, the console logger's running loss) fed from batches held in memory, so data
-    loading is not part of the comparison.
+    to the device and converted there, the task's step through the network's step runner, the
+    run's callbacks: the lagged non-finite check, the console logger's running loss) fed from
+    batches held in memory, so data loading is not part of the comparison.
 
 The two alternate (a, b, a, b, ...) and each reports the median over its blocks of the mean
 time per iteration. Example:
@@ -24,15 +24,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rumpycore import config as cfg
-from rumpycore.experiment import plan as experiment_plan
-from rumpycore.loggers.base import LoggerContext, LoggerGroup
-from rumpycore.loggers.console import ConsoleLogger, ConsoleParams
-from rumpycore.training.setup import build_model, build_optimizer, build_task
+from rumpycore import store
+from rumpycore.data.loaders import ConcatSets
+from rumpycore.data.metadata import MetadataScaling
+from rumpycore.tasks.base import TaskContext
+from rumpycore.training.distributed import Distributed
+from rumpycore.training.networks import build_model, build_networks
+from rumpycore.training.run import Run, _callbacks
+from rumpycore.training.setup import DataBundle, Loaders
 from rumpycore.training.speed import SpeedSettings, apply_backend_flags
-from rumpycore.training.trainer import RunState, Trainer
+from rumpycore.training.trainer import Trainer
 
 MODELS = {
     "edsr-baseline": ("EDSR", {"num_features": 64, "num_blocks": 16, "res_scale": 1.0}),
@@ -122,23 +127,26 @@ def make_batches(args: argparse.Namespace, count: int, metadata_size: int) -> li
     return batches
 
 
-def build_rumpy(args: argparse.Namespace, folder: Path, device: torch.device):
+def build_rumpy(args: argparse.Namespace, folder: Path, device: torch.device, batches: list[dict]) -> Trainer:
+    """rumpy's trainer for the benchmark's config, its loader replaced by ``batches`` in memory."""
     raw = raw_config(args, folder)
     config = cfg.validate(raw, folder / "bench.toml")
     speed = SpeedSettings(precision=args.precision, channels_last=args.channels_last, cuda_graph=args.cuda_graph,
                           optimizer_impl="fused" if device.type == "cuda" else "default")
     apply_backend_flags(speed, device)
     metadata_dims = {name: 1 for name in config.model_metadata}
+    scaling = (MetadataScaling(metadata_dims, "none", np.zeros(len(metadata_dims)), np.ones(len(metadata_dims)))
+               if metadata_dims else None)
     torch.manual_seed(0)
-    model = build_model(config, metadata_dims).to(device, memory_format=speed.memory_format)
-    ctx = LoggerContext("bench", None, folder, folder, {}, "sisr", folder, folder)
-    trainer = Trainer(
-        config, experiment_plan(config.save_loc, config.experiment, config.training), model=model,
-        task=build_task(config), optimizer=build_optimizer(config, model, speed, device), scheduler=None,
-        scheduler_interval="batch", loaders=None, metrics={}, device=device,
-        loggers=LoggerGroup([("console", ConsoleLogger(ConsoleParams(log_seconds=1e9), ctx))]),
-        state=RunState(), resolved_config=raw, metric_directions={}, speed=speed)
-    return trainer, sum(metadata_dims.values())
+    networks = build_networks(config, metadata_dims, device, speed, len(batches), wrap=lambda module: module)
+    task = config.task.spec.build(config.task_params, TaskContext(
+        networks=networks, device=device, scale=config.scale, memory_format=speed.memory_format, metadata=scaling))
+    plan = store.plan(config.save_loc, config.experiment, config.training)
+    ddp = Distributed()
+    run = Run(config, plan, device, ddp, speed, DataBundle(ConcatSets([]), {}, metadata_dims),
+              Loaders(MemoryBatches(batches, args.batch), {}), networks, task, {},
+              _callbacks(config, plan, networks, ddp, raw), raw)
+    return Trainer(run)
 
 
 def hand_written(args: argparse.Namespace, model: torch.nn.Module, device: torch.device, speed: SpeedSettings):
@@ -159,15 +167,16 @@ def measure(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        trainer, metadata_size = build_rumpy(args, folder, device)
-        batches = make_batches(args, args.iters, metadata_size)
-        trainer.loaders = type("Loaders", (), {"train": MemoryBatches(batches, args.batch)})()
+        name, _ = MODELS[args.model]
+        batches = make_batches(args, args.iters, 1 if name == "SFTMD" else 0)
+        trainer = build_rumpy(args, folder, device, batches)
+        config, speed = trainer.run.config, trainer.run.speed
 
         torch.manual_seed(0)
-        plain = build_model(trainer.config, {n: 1 for n in trainer.config.model_metadata})
-        plain = plain.to(device, memory_format=trainer.speed.memory_format)
-        step = hand_written(args, plain, device, trainer.speed)
-        fmt = trainer.speed.memory_format
+        plain = build_model(config.primary, config.scale, {n: 1 for n in config.model_metadata})
+        plain = plain.to(device, memory_format=speed.memory_format)
+        step = hand_written(args, plain, device, speed)
+        fmt = speed.memory_format
         floats = [(b["lr"].to(device).float().div(255).contiguous(memory_format=fmt),
                    b["hr"].to(device).float().div(255).contiguous(memory_format=fmt),
                    b["metadata"].to(device) if "metadata" in b else None) for b in batches]

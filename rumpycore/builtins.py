@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from .callbacks.ema import EMAParams, build_ema
+from .callbacks.guard import build_guard
+from .callbacks.selection import build_best, build_early_stopping
 from .data.paired import PairedParams, build_paired
 from .hookspecs import hookimpl
+from .losses.perceptual import PerceptualParams, build_perceptual, check_perceptual
+from .losses.pixel import L1, MSE, Charbonnier, CharbonnierParams
 from .loggers.aim_tracker import AimParams, build_aim
 from .loggers.console import ConsoleLogger, ConsoleParams
 from .loggers.plots import PlotLogger
@@ -13,8 +18,41 @@ from .loggers.summary import SummaryLogger
 from .metrics.fidelity import FidelityParams, build_psnr, build_ssim
 from .metrics.perceptual import LPIPSParams, build_lpips, check_lpips
 from .metrics.regression import build_mae, build_r2, build_rmse
-from .specs import DatasetSpec, LoggerSpec, MetricSpec, SchedulerSpec
+from .specs import CallbackSpec, DatasetSpec, LoggerSpec, LossSpec, MetricSpec, NetworkRole, SchedulerSpec, TaskSpec
+from .tasks.regression import RegressionTask
+from .tasks.sisr import SISRTask
 from .training import schedulers as sch
+
+
+@hookimpl
+def register_tasks(register):
+    register(TaskSpec("sisr", SISRTask, roles=(NetworkRole("model", ("sisr",), losses={"l1": 1.0}),),
+                      metrics=("PSNR", "SSIM"), best_metric="val-PSNR", writes="samples",
+                      summary="single-image super-resolution: one network from LR to HR images"))
+    register(TaskSpec("regression", RegressionTask, roles=(NetworkRole("model", ("regression",), losses={"l1": 1.0}),),
+                      metrics=("MAE", "RMSE", "R2"), metric_kind="regression", best_metric="val-MAE",
+                      output="values", needs_hr=False, metadata="targets", writes="predictions",
+                      summary="degradation regression: one network predicting an LR image's metadata"))
+
+
+@hookimpl
+def register_losses(register):
+    register(LossSpec("l1", lambda p, ctx: L1(), summary="mean absolute difference"))
+    register(LossSpec("mse", lambda p, ctx: MSE(), summary="mean squared difference"))
+    register(LossSpec("charbonnier", lambda p, ctx: Charbonnier(p.eps), CharbonnierParams,
+                      summary="smooth L1: sqrt(difference^2 + eps^2)"))
+    register(LossSpec("perceptual", build_perceptual, PerceptualParams, check=check_perceptual,
+                      summary="VGG19 feature distance at weighted layers (SRGAN, ESRGAN, Real-ESRGAN)"))
+
+
+@hookimpl
+def register_callbacks(register):
+    register(CallbackSpec("ema", build_ema, EMAParams, summary="exponential moving average of the weights "
+                                                                "([training] ema_decay), evaluated in their place"))
+    register(CallbackSpec("early_stopping", build_early_stopping,
+                          summary="stop after early_stopping_patience evaluations without improvement"))
+    register(CallbackSpec("best_checkpoint", build_best, summary="saved_models/best.pt: the best epoch's checkpoint"))
+    register(CallbackSpec("nonfinite_guard", build_guard, summary="stop within one step of a NaN or infinite loss"))
 
 
 @hookimpl

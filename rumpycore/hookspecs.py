@@ -29,8 +29,9 @@ def register_models(register: Callable) -> None:
     Call ``register(ModelSpec(...))`` for each model. A :class:`rumpycore.ModelSpec` names
     the model, gives a ``build(params, context)`` factory returning a ``torch.nn.Module``,
     a params dataclass describing ``[model.internal_params]`` keys with types and defaults,
-    the task it solves (``"sisr"`` or ``"regression"``), the scales it supports, and the
-    inputs it needs beyond the image (``"metadata"``).
+    its task (the default when a config names none, and the kind of network a task's role
+    accepts), the scales it supports, the metadata it uses (``metadata(params)``) and its
+    extra image inputs (``inputs``, e.g. ``("lr_interp",)``).
     """
 
 
@@ -74,4 +75,37 @@ def register_loggers(register: Callable) -> None:
     any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
     ``epoch_end``, ``samples``, ``per_image``, ``run_end``); the trainer calls them and never
     reaches into the logger otherwise.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable) -> None:
+    """Register kinds of training usable as ``[model] task = "<name>"``.
+
+    Call ``register(TaskSpec(...))``. A :class:`rumpycore.TaskSpec` names the networks the task
+    trains (its roles: ``[model]`` and ``[model.<role>]`` tables), its default metrics, best
+    column and losses, what it needs from the data, and a ``build(params, context)`` factory
+    returning a :class:`rumpycore.Task`, which owns the training step and the evaluation. The
+    core's ``sisr`` and ``regression`` tasks are registered through this hook.
+    """
+
+
+@hookspec
+def register_losses(register: Callable) -> None:
+    """Register training losses usable in ``[model.internal_params.losses.<name>]``.
+
+    Call ``register(LossSpec(...))``. ``build(params, context)`` returns a module mapping
+    predictions and targets to one value per image; the ``weight`` key of the loss's table
+    scales it in the weighted sum a task minimises.
+    """
+
+
+@hookspec
+def register_callbacks(register: Callable) -> None:
+    """Register callbacks usable in ``[training] callbacks = [...]``.
+
+    Call ``register(CallbackSpec(...))``. ``build(params, context)`` returns a
+    :class:`rumpycore.Callback`: it receives the run's events (run start, epoch start, step,
+    evaluation, checkpoint, epoch end, run end), may ask the run to stop, and keeps state
+    that every checkpoint stores and a resume restores.
     """

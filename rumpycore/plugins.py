@@ -21,7 +21,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 from .params import closest
-from .specs import DatasetSpec, LoggerSpec, MetricSpec, ModelSpec, SchedulerSpec
+from .specs import CallbackSpec, DatasetSpec, LoggerSpec, LossSpec, MetricSpec, ModelSpec, SchedulerSpec, TaskSpec
 
 ENV_LOAD_PLUGINS = "RUMPY_LOAD_PLUGINS"
 ENTRY_POINT_GROUP = "rumpy"
@@ -34,6 +34,9 @@ KINDS: dict[str, tuple[str, type]] = {
     "metric": ("register_metrics", MetricSpec),
     "scheduler": ("register_schedulers", SchedulerSpec),
     "logger": ("register_loggers", LoggerSpec),
+    "task": ("register_tasks", TaskSpec),
+    "loss": ("register_losses", LossSpec),
+    "callback": ("register_callbacks", CallbackSpec),
 }
 
 
@@ -194,7 +197,8 @@ class PluginHost:
         return []
 
     def registry(self, kind: str) -> Registry:
-        """The registry of ``kind`` (``model``, ``dataset``, ``metric``, ``scheduler``, ``logger``)."""
+        """The registry of ``kind`` (``model``, ``dataset``, ``metric``, ``scheduler``, ``logger``, ``task``,
+        ``loss``, ``callback``)."""
         if self._registries is None:
             self._registries = self._collect()
         return self._registries[kind]
@@ -259,3 +263,18 @@ def scheduler_registry() -> Registry[SchedulerSpec]:
 def logger_registry() -> Registry[LoggerSpec]:
     """All registered loggers."""
     return host().registry("logger")
+
+
+def task_registry() -> Registry[TaskSpec]:
+    """All registered tasks."""
+    return host().registry("task")
+
+
+def loss_registry() -> Registry[LossSpec]:
+    """All registered losses."""
+    return host().registry("loss")
+
+
+def callback_registry() -> Registry[CallbackSpec]:
+    """All registered callbacks."""
+    return host().registry("callback")

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Task = Literal["sisr", "regression"]
+Task = str
+"""A task's registered name (``"sisr"``, ``"regression"``, or one a plugin registers)."""
 
 SPEED_OPTIONS = ("channels_last", "compile", "cuda_graph", "bf16", "fp16")
 
@@ -45,7 +46,8 @@ class ModelSpec:
 
     - ``build(params, context)`` returns a ``torch.nn.Module``. SISR models take an RGB batch
       in [0, 1] (``N x 3 x h x w``) and return ``N x 3 x (h*scale) x (w*scale)``. Regression
-      models take the image and return ``N x context.metadata_size`` predictions.
+      models take the image and return ``N x context.metadata_size`` predictions. Models of a
+      plugin's own kind (``task = "discriminator"``, say) take what its task gives them.
     - ``params``: dataclass of ``[model.internal_params]`` keys (see :func:`rumpycore.option`).
     - ``metadata(params)``: the metadata column names the model consumes (SISR) or predicts
       (regression); checked against the data before training starts. A SISR model for which
@@ -61,6 +63,8 @@ class ModelSpec:
     build: Callable[[Any, ModelContext], Any]
     params: type = NoParams
     task: Task = "sisr"
+    """The task that trains the model when a config names no task, and the kind of network it is:
+    a task's network roles accept models of given tasks (a GAN's generator, ``"sisr"`` models)."""
     scales: tuple[int, ...] = (2, 3, 4)
     inputs: tuple[str, ...] = ()
     online_pipeline: Mapping[str, Any] | None = None
@@ -188,6 +192,105 @@ class LoggerSpec:
 
     ``build(params, context)`` gets a :class:`rumpycore.loggers.base.LoggerContext` and returns
     an object implementing any of the methods of :class:`rumpycore.loggers.base.Logger`.
+    """
+
+    name: str
+    build: Callable[[Any, Any], Any]
+    params: type = NoParams
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkRole:
+    """One network a task trains: ``model`` is the ``[model]`` table itself, any other role has its
+    own ``[model.<role>]`` table (``name``, ``internal_params``).
+
+    ``accepts`` lists the model kinds (``ModelSpec.task``) that may fill the role;
+    ``default_model`` fills it when the config names none; an ``optional`` role without a
+    model is left out. ``losses`` are the role's default losses (name -> weight) when its
+    ``internal_params`` give none.
+    """
+
+    name: str
+    accepts: tuple[str, ...]
+    default_model: str | None = None
+    optional: bool = False
+    losses: Mapping[str, float] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A kind of training: which networks it builds, how a step trains them, how it evaluates.
+
+    - ``build(params, context)`` returns a :class:`rumpycore.Task` for a run (or for ``rumpy eval``,
+      without optimizers); ``params`` describes ``[model.task_params]``.
+    - ``roles``: the networks, the first of them the ``[model]`` table (see :class:`NetworkRole`).
+    - ``metrics``: default ``[training] metrics``; ``metric_kind``: which metrics may measure it
+      (``MetricSpec.task``); ``best_metric``: the default column that picks the best epoch
+      (used when the run reports it, else ``val-loss``); ``early_stopping_metric`` likewise.
+    - ``output``: ``"image"`` when :meth:`rumpycore.Task.predict` returns super-resolved images
+      (then ``rumpy eval`` can evaluate it), ``"values"`` when it predicts metadata values.
+    - ``needs_hr``: whether its data sets must give HR images; ``metadata``: what the primary
+      model's metadata names are to it, ``"inputs"`` (fed to the model) or ``"targets"``
+      (predicted, as regression does).
+    - ``writes``: the logger that writes its evaluation outputs each epoch when ``save_samples``.
+    - ``unsupported``: speed options its step cannot use (see ``SPEED_OPTIONS``), with a reason.
+    """
+
+    name: str
+    build: Callable[[Any, Any], Any]
+    params: type = NoParams
+    roles: tuple[NetworkRole, ...] = (NetworkRole("model", ("sisr",)),)
+    metrics: tuple[str, ...] = ("PSNR", "SSIM")
+    metric_kind: str = "sisr"
+    best_metric: str | None = None
+    early_stopping_metric: str = "val-loss"
+    output: Literal["image", "values", "none"] = "image"
+    needs_hr: bool = True
+    metadata: Literal["inputs", "targets"] = "inputs"
+    writes: str | None = "samples"
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def primary(self) -> NetworkRole:
+        """The role of the ``[model]`` table."""
+        return self.roles[0]
+
+
+@dataclass(frozen=True)
+class LossContext:
+    """What a loss factory learns from the run: the device and the network role it trains."""
+
+    device: Any
+    role: str = "model"
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A training loss usable in ``[model.internal_params.losses.<name>]``.
+
+    ``build(params, context)`` returns a ``torch.nn.Module`` whose ``forward(prediction, target)``
+    gives one value per image (``N``); a run's losses are summed with their ``weight``.
+    ``check(params)``, if given, runs before anything is written (e.g. missing weights).
+    """
+
+    name: str
+    build: Callable[[Any, LossContext], Any]
+    params: type = NoParams
+    summary: str = ""
+    check: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """Something that watches or changes a run, enabled with ``[training] callbacks = [...]``.
+
+    ``build(params, context)`` gets a :class:`rumpycore.CallbackContext` and returns a
+    :class:`rumpycore.Callback`: it receives the run's events and keeps its own state
+    (``state_dict``/``load_state_dict``), which every checkpoint stores. An exception in a
+    callback ends the run (a logger's is only reported).
     """
 
     name: str

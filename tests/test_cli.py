@@ -31,8 +31,9 @@ def test_list_models_json_names_the_distribution():
 def test_plugins_lists_distributions_and_hooks():
     result = run_rumpy("plugins", "--json")
     plugins = {p["distribution"]: p for p in json.loads(result.stdout)}
-    assert plugins["rumpycore"]["hooks"] == ["register_datasets", "register_loggers", "register_metrics",
-                                             "register_schedulers"]
+    assert plugins["rumpycore"]["hooks"] == ["register_callbacks", "register_datasets", "register_loggers",
+                                             "register_losses", "register_metrics", "register_schedulers",
+                                             "register_tasks"]
     assert "register_models" in plugins["rumpy-edsr"]["hooks"]
     assert {"rumpy-rcan", "rumpy-sftmd", "rumpy-regression"} <= set(plugins)
 

@@ -14,9 +14,9 @@ def hook_names() -> list[str]:
     return sorted(name for name in dir(host.pm.hook) if name.startswith("register_"))
 
 
-def test_hook_list_is_the_five_kinds():
-    assert hook_names() == ["register_datasets", "register_loggers", "register_metrics", "register_models",
-                            "register_schedulers"]
+def test_hook_list_is_the_eight_kinds():
+    assert hook_names() == ["register_callbacks", "register_datasets", "register_loggers", "register_losses",
+                            "register_metrics", "register_models", "register_schedulers", "register_tasks"]
 
 
 def test_every_hook_is_documented_in_the_readme_plugin_guide():

@@ -10,8 +10,8 @@ import torch
 
 from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import write_config
-from rumpycore.training import checkpoint as ckpt
-from rumpycore.training.ema import WeightAverage
+from rumpycore.callbacks.ema import WeightAverage
+from rumpycore.store import checkpoints as ckpt
 
 from .helpers import invoke
 
@@ -50,10 +50,12 @@ def test_averaged_weights_are_evaluated_saved_resumed_and_loaded_by_eval(tiny_co
 
     whole, resumed = (ckpt.load(tmp_path / "runs" / name / "saved_models" / "train_model_2.pt")
                       for name in ("tiny", "resumed"))
-    assert any(not torch.equal(whole["ema"][k], whole["model"][k]) for k in whole["model"])
-    for key in whole["model"]:
-        assert torch.equal(whole["ema"][key], resumed["ema"][key]), key
-        assert torch.equal(whole["model"][key], resumed["model"][key]), key
+    average = {name: s["callbacks"]["ema"]["weights"]["model"] for name, s in (("whole", whole), ("resumed", resumed))}
+    weights = {name: s["networks"]["model"]["weights"] for name, s in (("whole", whole), ("resumed", resumed))}
+    assert any(not torch.equal(average["whole"][k], weights["whole"][k]) for k in weights["whole"])
+    for key in weights["whole"]:
+        assert torch.equal(average["whole"][key], average["resumed"][key]), key
+        assert torch.equal(weights["whole"][key], weights["resumed"][key]), key
 
     folder = tmp_path / "runs" / "tiny"
     logged = read_summary(folder / "result_outputs" / "summary.csv")[-1]
@@ -69,5 +71,5 @@ def test_resuming_a_run_without_an_average_starts_one(tiny_config, tmp_path, cap
     train(capsys, tiny_config(), path, "--num_epochs", "1")
     train(capsys, tiny_config(training={"ema_decay": 0.5}), path, "--continue_from_epoch", "last")
     models = tmp_path / "runs" / "tiny" / "saved_models"
-    assert ckpt.load(models / "train_model_1.pt")["ema"] is None
-    assert ckpt.load(models / "train_model_2.pt")["ema"] is not None
+    assert "ema" not in ckpt.load(models / "train_model_1.pt")["callbacks"]
+    assert ckpt.load(models / "train_model_2.pt")["callbacks"]["ema"]["weights"]["model"]

@@ -36,13 +36,18 @@ def checkpoint(folder, epoch):
 
 
 def assert_same_state(a, b):
-    for part in ("model",):
-        for key in a[part]:
-            assert torch.equal(a[part][key], b[part][key]), key
-    for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
-        for key in state_a:
-            assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), key
-    assert a["scheduler"] == b["scheduler"] and a["step"] == b["step"]
+    """Two checkpoints hold the same weights, optimizer and scheduler states and step (every network)."""
+    assert a["networks"].keys() == b["networks"].keys() and a["networks"]
+    for role in a["networks"]:
+        weights_a, weights_b = a["networks"][role]["weights"], b["networks"][role]["weights"]
+        assert weights_a.keys() == weights_b.keys() and weights_a
+        for key in weights_a:
+            assert torch.equal(weights_a[key], weights_b[key]), key
+        states = zip(a["optimizers"][role]["state"].values(), b["optimizers"][role]["state"].values(), strict=True)
+        for state_a, state_b in states:
+            for key in state_a:
+                assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), key
+    assert a["schedulers"] == b["schedulers"] and a["step"] == b["step"]
 
 
 def train(capsys, config, path, *extra):
@@ -172,7 +177,7 @@ def test_schedulers_step_per_batch(tiny_config, tmp_path, capsys):
         rows = summary(tmp_path / "runs" / name)
         state = checkpoint(tmp_path / "runs" / name, 2)
         assert state["step"] == 4  # 6 images, batch 4: 2 batches per epoch
-        assert state["scheduler"]["last_epoch"] == 4, name
+        assert state["schedulers"]["model"]["last_epoch"] == 4, name
         if expected is not None:
             assert rows[-1]["learning-rate"] == pytest.approx(expected), name
 
@@ -337,7 +342,7 @@ def test_resume_errors_are_one_line(tiny_config, tmp_path, capsys):
     assert_one_line_error(code, err, "training.num_epochs: 2 is not beyond the resumed epoch 2")
     code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last",
                           "--num_epochs", "3", "--set", "model.internal_params.num_features=16")
-    assert_one_line_error(code, err, "checkpoint does not fit this model's parameters")
+    assert_one_line_error(code, err, "train_model_2.pt: does not fit this model's parameters")
 
 
 def test_progress_lines_report_loss_data_wait_and_speed(tiny_config, tmp_path, capsys):

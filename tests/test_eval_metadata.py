@@ -113,7 +113,7 @@ def predicted_inputs(root: Path) -> dict[str, np.ndarray]:
     predictor = torch.load(root / "runs" / "predictor" / "saved_models" / "train_model_1.pt", weights_only=True)
     sr = torch.load(root / "runs" / "meta" / "saved_models" / "train_model_1.pt", weights_only=True)
     model = DegradationCNN(4, [4, 8], 8)
-    model.load_state_dict(predictor["model"])
+    model.load_state_dict(predictor["networks"]["model"]["weights"])
     model.eval()
     expected = {}
     for name in EVAL_SIGMA:

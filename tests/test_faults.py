@@ -377,13 +377,13 @@ def _rewrite(path: Path, change) -> None:
 CHECKPOINT_CASES = {
     "format version as text": (lambda p: _rewrite(p, lambda s: s.update(format_version="1")),
                                "damaged checkpoint (format_version is '1', not a number)"),
-    "no optimizer": (lambda p: _rewrite(p, lambda s: s.pop("optimizer")), "damaged checkpoint (lacks 'optimizer')"),
+    "no optimizer": (lambda p: _rewrite(p, lambda s: s.pop("optimizers")), "damaged checkpoint (lacks 'optimizers')"),
     "history not a list": (lambda p: _rewrite(p, lambda s: s.update(history="rows")),
                            "damaged checkpoint (has a damaged 'history')"),
     "epoch as text": (lambda p: _rewrite(p, lambda s: s.update(epoch="1")), "has a damaged 'epoch'"),
     "legacy pickle": (lambda p: torch.save({"format": "rumpy-checkpoint", "x": _Payload()}, p,
                                            _use_new_zipfile_serialization=False), "refused to load"),
-    "optimizer of another network": (lambda p: _rewrite(p, lambda s: s["optimizer"]["param_groups"][0].update(
+    "optimizer of another network": (lambda p: _rewrite(p, lambda s: s["optimizers"]["model"]["param_groups"][0].update(
         params=[0])), "the optimizer or scheduler state does not fit this run"),
 }
 
@@ -424,14 +424,14 @@ def test_a_one_cycle_run_resumed_with_more_epochs_spans_the_new_length(tiny_conf
     code, _, err = invoke(capsys, "train", "--parameters", path, "--continue_from_epoch", "last", "--num_epochs", "4")
     assert code == 0, err
     resumed = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_4.pt", weights_only=True)
-    assert resumed["scheduler"]["total_steps"] == 8 and resumed["scheduler"]["last_epoch"] == 8
+    assert resumed["schedulers"]["model"]["total_steps"] == 8 and resumed["schedulers"]["model"]["last_epoch"] == 8
     config["experiment"] = "fresh"
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "fresh.toml"),
                           "--num_epochs", "4")
     assert code == 0, err
     fresh = torch.load(tmp_path / "runs" / "fresh" / "saved_models" / "train_model_4.pt", weights_only=True)
     # the stretched cycle ends where a 4-epoch run's cycle ends
-    assert resumed["optimizer"]["param_groups"][0]["lr"] == fresh["optimizer"]["param_groups"][0]["lr"]
+    assert resumed["optimizers"]["model"]["param_groups"][0]["lr"] == fresh["optimizers"]["model"]["param_groups"][0]["lr"]
 
 
 # ---------------------------------------------------------------------------- stops sent to a process group

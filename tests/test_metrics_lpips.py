@@ -11,7 +11,8 @@ import torchvision
 from rumpycore.data.images import load_rgb
 from rumpycore.errors import ConfigError
 from rumpycore.loggers.summary import read_summary
-from rumpycore.metrics.perceptual import LPIPSParams, backbone_weights_path, build_lpips, check_lpips
+from rumpycore.metrics.perceptual import LPIPSParams, build_lpips, check_lpips
+from rumpycore.pretrained import weights_path
 from rumpycore.specs import MetricContext
 from rumpycore.testing import write_config
 
@@ -76,7 +77,7 @@ def test_training_with_lpips_but_no_weights_fails_before_anything_is_written(tin
 def test_planted_hub_weights_are_loaded_without_network(images):
     torch.manual_seed(1)
     planted = torchvision.models.alexnet(weights=None).state_dict()
-    path = backbone_weights_path("alex")
+    path = weights_path("alexnet")
     path.parent.mkdir(parents=True)
     torch.save(planted, path)
     check_lpips(LPIPSParams())
@@ -89,7 +90,7 @@ def test_planted_hub_weights_are_loaded_without_network(images):
 
 
 def test_a_foreign_file_at_the_weights_path_is_a_one_line_error(tmp_path, capsys, sr_data):
-    path = backbone_weights_path("alex")
+    path = weights_path("alexnet")
     path.parent.mkdir(parents=True)
     torch.save({"something": torch.zeros(1)}, path)
     config_path = tmp_path / "eval.toml"

@@ -20,7 +20,7 @@ import toml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rumpycore import experiment
+from rumpycore import store as experiment
 from rumpycore.errors import UserError
 from rumpycore.safety import MAX_NAME_BYTES, RESERVED_NAMES, folder_name, remove
 from rumpycore.testing import run_rumpy, write_config
@@ -150,7 +150,7 @@ def test_a_run_that_fails_to_write_its_config_leaves_nothing_and_can_be_retried(
             raise UserError(f"{target}: could not be written (No space left on device); free disk space")
         real_write(target, text)
 
-    monkeypatch.setattr("rumpycore.experiment.atomic_write_text", full_disk)
+    monkeypatch.setattr("rumpycore.store.planning.atomic_write_text", full_disk)
     code, _, err = invoke(capsys, "train", "--parameters", path)
     assert_one_line_error(code, err, "config.toml: could not be written (No space left on device)")
     assert file_tree(sandbox.root) == before

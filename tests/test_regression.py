@@ -109,7 +109,7 @@ def test_per_image_predictions_match_the_applied_parameters(trained, degraded):
 
     state = torch.load(trained / "saved_models" / f"train_model_{epoch}.pt", weights_only=True)
     model = DegradationCNN(2, [16, 32, 64], 64)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["networks"]["model"]["weights"])
     model.eval()
     low, high = (np.asarray(state["metadata"][key]) for key in ("minimum", "maximum"))
     for row in rows[:7]:
@@ -225,7 +225,7 @@ def test_check_lists_the_regression_defaults(degraded, tmp_path, capsys):
     assert code == 0, err
     checked = toml.loads(out)
     assert checked["training"]["metrics"] == ["MAE", "RMSE", "R2"]
-    assert checked["model"]["internal_params"]["loss"] == "l1"
+    assert checked["model"]["internal_params"]["losses"] == {"l1": {"weight": 1.0}}
     assert "# model ResNetRegressor: " in out
     assert not (tmp_path / "runs").exists()
 
@@ -239,8 +239,12 @@ def evaluate_regression(degraded: Path, rank: int, world: int) -> dict:
     from rumpycore.data.paired import PairedParams, build_paired
     from rumpycore.metrics.regression import build_mae, build_r2
     from rumpycore.specs import DatasetContext, MetricContext
+    from rumpycore.losses import LossSet, LossTerm
+    from rumpycore.losses.pixel import L1
+    from rumpycore.tasks.base import TaskContext
     from rumpycore.tasks.regression import RegressionTask
     from rumpycore.training.distributed import Distributed
+    from rumpycore.training.networks import Network
 
     params = PairedParams(lr=str(degraded), degradation_metadata="on_site", cutoff=VAL)
     dataset = build_paired(params, DatasetContext("val", "eval", 1, "regression", degraded, TARGETS, False))
@@ -248,12 +252,13 @@ def evaluate_regression(degraded: Path, rank: int, world: int) -> dict:
     loader = eval_loader(ScaledMetadata(dataset, scaling), 5, 0, False, rank, world)
     torch.manual_seed(0)
     model = DegradationCNN(2, [4, 8], 8).eval()
-    task = RegressionTask(scaling)
+    network = Network("model", model, losses=LossSet([LossTerm("l1", 1.0, L1())]))
+    task = RegressionTask(None, TaskContext(networks={"model": network}, device=torch.device("cpu"), scale=1,
+                                            metadata=scaling, gather=Distributed(rank, world).gather, training=False))
     ctx = MetricContext(scale=1, device=torch.device("cpu"), target_dims=dataset.metadata_dims)
     metrics = {"MAE": build_mae(None, ctx), "R2": build_r2(None, ctx)}
     with torch.no_grad():
-        result = task.evaluate(lambda batch: task.forward(model, batch), {"val": loader}, metrics,
-                               torch.device("cpu"), Distributed(rank, world).gather)
+        result = task.evaluate({"val": loader}, metrics)
     return {"stats": result.stats, "rows": result.per_image}
 
 

@@ -24,7 +24,7 @@ import rumpycore
 from rumpycore.loggers.summary import read_summary
 from rumpycore.plugins import host, reset_host
 from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
-from rumpycore.training import checkpoint as ckpt
+from rumpycore.store import checkpoints as ckpt
 
 from .helpers import assert_one_line_error, assert_stopped_with_error, invoke
 
@@ -204,7 +204,7 @@ def test_a_non_finite_loss_stops_within_one_step(tiny_config, tmp_path, capsys, 
                               "saved_models/train_model_1.pt")
     models = tmp_path / "runs" / "tiny" / "saved_models"
     assert sorted(p.name for p in models.glob("train_model_*")) == ["train_model_1.pt"]
-    assert torch.isfinite(ckpt.load(models / "train_model_1.pt")["model"]["conv.weight"]).all()
+    assert torch.isfinite(ckpt.load(models / "train_model_1.pt")["networks"]["model"]["weights"]["conv.weight"]).all()
 
 
 def test_skip_nonfinite_skips_the_batch(tiny_config, tmp_path, capsys, in_process_model):
@@ -215,7 +215,7 @@ def test_skip_nonfinite_skips_the_batch(tiny_config, tmp_path, capsys, in_proces
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert rows[1]["skipped-batches"] == 1 and "skipped-batches" not in rows[0]
     state = ckpt.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_2.pt")
-    assert state["step"] == 3 and torch.isfinite(state["model"]["conv.weight"]).all()
+    assert state["step"] == 3 and torch.isfinite(state["networks"]["model"]["weights"]["conv.weight"]).all()
 
 
 def readable(folder: Path) -> None:
@@ -303,8 +303,8 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
     for part in ("model",):
         for key in reference[part]:
             assert torch.equal(reference[part][key], killed[part][key]), key
-    assert reference["step"] == killed["step"] and reference["scheduler"] == killed["scheduler"]
-    for a, b in zip(reference["optimizer"]["state"].values(), killed["optimizer"]["state"].values()):
+    assert reference["step"] == killed["step"] and reference["schedulers"] == killed["schedulers"]
+    for a, b in zip(reference["optimizers"]["model"]["state"].values(), killed["optimizers"]["model"]["state"].values()):
         assert all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
     untimed = [[{k: v for k, v in r.items() if not k.endswith("-time")}
                 for r in read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")]

@@ -86,25 +86,29 @@ class Rerun:
 
 
 def make_step(kind, seed=0, scheduler=lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)):
+    """A model, its step (eager, or captured with a recorder that reruns on the CPU) and its loss function."""
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3, padding=1))
     # a tensor learning rate, as build_optimizer gives a captured step
     optimizer = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-2))
     scheduler = scheduler(optimizer)
-    args = (lambda b: model(b["lr"]), lambda out, b: torch.nn.functional.l1_loss(out, b["hr"]),
-            list(model.parameters()), optimizer, scheduler, True, 0.5, SpeedSettings(), torch.device("cpu"))
+    args = (list(model.parameters()), optimizer, scheduler, True, 0.5, SpeedSettings(), torch.device("cpu"))
+
+    def loss_of(batch):
+        return {"loss": torch.nn.functional.l1_loss(model(batch["lr"]), batch["hr"])}
+
     if kind == "eager":
-        return model, EagerStep(*args)
-    return model, GraphStep(*args, capture=lambda fn: Rerun(fn, model.parameters()))
+        return model, EagerStep(*args), loss_of
+    return model, GraphStep(*args, capture=lambda fn: Rerun(fn, model.parameters())), loss_of
 
 
 def test_graph_step_replays_the_eager_trajectory():
     torch.manual_seed(1)
     batches = [{"lr": torch.rand(n, 3, 8, 8), "hr": torch.rand(n, 3, 8, 8), "name": ["x"] * n} for n in (4, 4, 4, 2, 4)]
-    eager_model, eager = make_step("eager")
-    graph_model, graph = make_step("graph")
-    eager_losses = [eager(b)[0].item() for b in batches]
-    graph_losses = [graph(b)[0].item() for b in batches]  # the short batch runs eagerly
+    eager_model, eager, eager_loss = make_step("eager")
+    graph_model, graph, graph_loss = make_step("graph")
+    eager_losses = [eager(b, eager_loss)[0]["loss"].item() for b in batches]
+    graph_losses = [graph(b, graph_loss)[0]["loss"].item() for b in batches]  # the short batch runs eagerly
     assert graph_losses == eager_losses
     for a, b in zip(eager_model.parameters(), graph_model.parameters()):
         assert torch.equal(a, b)
@@ -114,15 +118,23 @@ def test_graph_step_replays_the_eager_trajectory():
 
 @pytest.mark.parametrize("cycle_momentum", [True, False])
 def test_a_scheduler_changing_more_than_the_rate_cannot_drive_a_captured_step(cycle_momentum):
-    _, graph = make_step("graph", scheduler=lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(
+    _, graph, loss_of = make_step("graph", scheduler=lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=1e-2, total_steps=10, cycle_momentum=cycle_momentum))
     batch = {"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 8, 8), "name": ["x"] * 2}
-    graph(batch)
+    graph(batch, loss_of)
     if cycle_momentum:
         with pytest.raises(RuntimeError, match="other than the learning rate"):
-            graph(batch)
+            graph(batch, loss_of)
     else:
-        graph(batch)
+        graph(batch, loss_of)
+
+
+def test_a_captured_step_refuses_a_second_loss_function():
+    _, graph, loss_of = make_step("graph")
+    batch = {"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 8, 8), "name": ["x"] * 2}
+    graph(batch, loss_of)
+    with pytest.raises(RuntimeError, match="replays one loss function"):
+        graph(batch, lambda b: loss_of(b))
 
 
 def test_one_cycle_refuses_to_cycle_momentum_under_a_captured_step():

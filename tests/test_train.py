@@ -38,7 +38,7 @@ def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
 
     for epoch in (1, 2):
         state = load_checkpoint(folder / "saved_models" / f"train_model_{epoch}.pt")
-        assert state["epoch"] == epoch and state["model_name"] == "EDSR"
+        assert state["epoch"] == epoch and state["networks"]["model"]["model"] == "EDSR"
         assert [r["epoch"] for r in state["history"]] == list(range(1, epoch + 1))
     assert (folder / "saved_models" / "best.pt").is_symlink()
     for name in ("loss_plots.png", "loss_plots.pdf"):
@@ -56,7 +56,7 @@ def test_same_seed_gives_identical_results(tiny_config, tmp_path):
         assert result.returncode == 0, result.stderr
         rows = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")
         summaries.append([{k: v for k, v in r.items() if not k.endswith("-time")} for r in rows])
-        states.append(load_checkpoint(tmp_path / "runs" / name / "saved_models" / "train_model_2.pt")["model"])
+        states.append(load_checkpoint(tmp_path / "runs" / name / "saved_models" / "train_model_2.pt")["networks"]["model"]["weights"])
     assert summaries[0] == summaries[1]
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
@@ -196,7 +196,7 @@ def test_gradient_clipping_bounds_the_update(tiny_config, tmp_path, capsys):
         code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{clip}.toml"))
         assert code == 0, err
         models = tmp_path / "runs" / f"clip{clip}" / "saved_models"
-        first, second = (load_checkpoint(models / f"train_model_{n}.pt")["model"] for n in (1, 2))
+        first, second = (load_checkpoint(models / f"train_model_{n}.pt")["networks"]["model"]["weights"] for n in (1, 2))
         moved[clip] = max(float((first[k] - second[k]).abs().max()) for k in first)
     # a gradient clipped far below Adam's eps (1e-8) turns each step into about lr * 1e-4
     assert moved[1e-12] < 1e-6 < 1e-4 < moved[0.0]

@@ -75,9 +75,12 @@ def train(**options) -> None:
 @train_options
 def check(**options) -> None:
     """Validate a config and print it resolved (defaults filled in), without training or writing."""
-    from ..training.run import parameter_count
+    from ..training.run import parameter_counts
 
     config = load_config(**options)
-    count = parameter_count(config)
+    counts = parameter_counts(config)
     sys.stdout.write(toml.dumps(config.resolved()))
-    click.echo(f"\n# model {config.model.spec.name}: {count:,} trainable parameters")
+    click.echo("")
+    for role, count in counts.items():
+        where = "model" if role == config.primary.role else f"model.{role}"
+        click.echo(f"# {where} {config.networks[role].model.spec.name}: {count:,} trainable parameters")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import toml
 import torch
 from torch.utils.data import Dataset
@@ -30,9 +29,9 @@ from ..safety import folder_name, inside, remove, writable_folder
 from ..scratch import clean_stale, scratch_path
 from ..loggers.samples import png_bytes, safe_name
 from ..loggers.summary import csv_text
-from ..metrics.fidelity import quantise
+from ..images import to_uint8
 from ..specs import DatasetContext, MetricContext
-from ..tasks.sisr import SISRTask
+from ..tasks.base import batch_to_device
 from ..training.devices import resolve_device
 from .metadata import SplitValues, attach_csv, metadata_predictor, needed_metadata
 from .models import Predictor, build_predictors
@@ -160,11 +159,6 @@ def prepare(loaded: LoadedOptions) -> EvalPlan:
     return EvalPlan(loaded, device, dataset, metrics, predictors, folder, metadata)
 
 
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """``C x H x W`` float image to ``H x W x C`` uint8, rounded as the metrics round."""
-    return quantise(image).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
 class _Run:
     """One pass over the images, every model on every batch."""
 
@@ -191,8 +185,8 @@ class _Run:
         self._synchronise()
         return output, time.perf_counter() - started
 
-    def batch(self, raw: Mapping[str, Any], task: SISRTask) -> None:
-        batch = task.to_device(raw, self.plan.device)
+    def batch(self, raw: Mapping[str, Any]) -> None:
+        batch = batch_to_device(raw, ("lr", "hr", "lr_interp"), self.plan.device)
         if self.plan.metadata is not None:
             batch["metadata_by_name"] = self.plan.metadata(batch)
         target = batch.get("hr")
@@ -277,10 +271,9 @@ def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None)
         run = _Run(plan, partial, progress)
         workers = options.dataloader_threads if options.dataloader_threads is not None else min(2, os.cpu_count() or 1)
         loader = eval_loader(plan.dataset, options.batch_size, workers, plan.device.type == "cuda")
-        task = SISRTask(uses_metadata=False, num_samples=0)
         with torch.no_grad():
             for raw in loader:
-                run.batch(raw, task)
+                run.batch(raw)
         rows = run.summary()
         atomic_write_text(partial / "metrics.csv", csv_text(run.image_rows()))
         atomic_write_text(partial / "summary.csv", csv_text(rows))

@@ -21,7 +21,6 @@ from ..data.metadata import read_metadata_csv
 from ..data.paired import PairedImages, pair_metadata
 from ..data.sources import SITE_METADATA_FILES
 from ..errors import UserError
-from ..training.setup import build_task
 from .models import Predictor, experiment_config, load_trained
 from .options import WHERE, LoadedOptions
 
@@ -96,11 +95,10 @@ def metadata_predictor(loaded: LoadedOptions, device: torch.device, needed: Mapp
                        predictors: Sequence[Predictor]) -> SplitValues:
     """The ``metadata_from`` regression model, predicting the needed values from each LR image."""
     entry = loaded.metadata_predictor
-    folder, config = experiment_config(entry, loaded, "regression", "metadata_from needs a regression model "
-                                                                    "trained to predict the metadata")
+    folder, config = experiment_config(entry, loaded, "values", "metadata_from needs a regression model "
+                                                                "trained to predict the metadata")
     trained = load_trained(entry, folder, config, device)
     scaling = trained.scaling
-    task = build_task(config, scaling.to_dict())
     targets = {name.lower(): count for name, count in scaling.dims.items()}
     missing = [name for name in needed if name not in targets]
     if missing:
@@ -110,7 +108,7 @@ def metadata_predictor(loaded: LoadedOptions, device: torch.device, needed: Mapp
     _check_counts(folder.name, targets, needed, predictors, entry.where)
 
     def predict(batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        values = scaling.denormalise(task.forward(trained.model, batch).float())
+        values = scaling.denormalise(trained.task.predict(batch).float())
         return split(values, targets)
 
     return predict

@@ -1,11 +1,12 @@
 """What ``rumpy eval`` runs: baselines, and trained models rebuilt from their experiment folders.
 
-A trained model is rebuilt exactly as training built it: the experiment's ``config.toml``
-is validated against the installed plugins, the model is constructed by the same
-:func:`rumpycore.training.setup.build_model`, its weights come from the checkpoint
-(read with ``weights_only=True``), and it is called through the task's ``forward``, the one
-place that decides which inputs (LR image, metadata) a model receives. Metadata reaches a
-model normalised with the statistics stored in its checkpoint, never recomputed.
+A trained run is rebuilt exactly as training built it: the experiment's ``config.toml`` is
+validated against the installed plugins, every network is constructed by the same
+:func:`rumpycore.training.networks.build_model`, the weights come from the checkpoint the
+store resolves (read with ``weights_only=True``; the averaged weights when the run kept
+them), and the task's ``predict`` runs it, the one place that decides which inputs (LR
+image, metadata) its networks receive. Metadata reaches a model normalised with the
+statistics stored in its checkpoint, never recomputed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import torch
 from .. import config as cfg
 from ..data.metadata import MetadataScaling
 from ..errors import UserError
-from ..experiment import BEST_LINK, MODELS, best_epoch_of, find_checkpoint, saved_epochs
-from ..training import checkpoint as ckpt
-from ..training.setup import build_model, build_task
+from ..store import checkpoints, experiment_root, resolve_epoch
+from ..tasks.base import Task, TaskContext
+from ..training.networks import inference_networks
 from .baselines import Bicubic, Lanczos
 from .options import LoadedOptions, ModelEntry
 from .tiling import tiled_forward
@@ -50,36 +51,6 @@ def baseline(name: str, scale: int) -> Predictor:
     return Predictor(name, upscaler)
 
 
-def _experiment_root(folder: Path) -> Path:
-    # A branch lives inside its parent experiment; checkpoints it inherits sit further up.
-    root = folder
-    while (root.parent / "config.toml").is_file():
-        root = root.parent
-    return root
-
-
-def _checkpoint(entry: ModelEntry, folder: Path) -> tuple[Path, int]:
-    """The checkpoint file of the entry's epoch and that epoch's number."""
-    own = saved_epochs(folder)
-    have = ", ".join(str(e) for e in own) or "none"
-    if entry.epoch == "best":
-        link = folder / MODELS / BEST_LINK
-        epoch = best_epoch_of(folder)
-        if epoch is None or not link.exists():
-            raise UserError(f"{entry.where}: {link} is missing; ask for an epoch number or 'last' (saved: {have})")
-        return link, epoch
-    if entry.epoch == "last":
-        if not own:
-            raise UserError(f"{entry.where}: no checkpoints in {folder / MODELS}; train the model first")
-        epoch = own[-1]
-    else:
-        epoch = int(entry.epoch)
-    path = find_checkpoint(folder, epoch, _experiment_root(folder))
-    if path is None:
-        raise UserError(f"{entry.where}: no checkpoint for epoch {epoch} in {folder / MODELS} (saved epochs: {have})")
-    return path, epoch
-
-
 def _validated_config(entry: ModelEntry, folder: Path) -> cfg.RunConfig:
     if not folder.is_dir():
         raise UserError(f"{entry.where}: experiment folder {folder} does not exist")
@@ -94,63 +65,56 @@ def _validated_config(entry: ModelEntry, folder: Path) -> cfg.RunConfig:
 
 
 @dataclass
-class TrainedModel:
-    """A model rebuilt from its experiment: the module (on the device, in eval mode), its epoch,
-    and how its metadata was normalised in training (None without metadata)."""
+class TrainedRun:
+    """A trained run rebuilt for inference: its task (networks on the device, in eval mode), the
+    epoch, and how its metadata was normalised in training (None without metadata)."""
 
-    model: torch.nn.Module
+    task: Task
     epoch: int
     scaling: MetadataScaling | None
 
 
-def experiment_config(entry: ModelEntry, loaded: LoadedOptions, task: str,
+def experiment_config(entry: ModelEntry, loaded: LoadedOptions, output: str,
                       role: str) -> tuple[Path, cfg.RunConfig]:
-    """The entry's folder and validated config; a model of another task is an error naming ``role``."""
+    """The entry's folder and validated config; a run whose task gives another ``output``
+    (``"image"``: super-resolved images, ``"values"``: metadata) is an error naming ``role``."""
     folder = loaded.model_folder(entry)
     config = _validated_config(entry, folder)
-    if config.task != task:
-        raise UserError(f"{entry.where}: {config.model.spec.name} is a {config.task} model; {role}")
+    if config.task.spec.output != output:
+        raise UserError(f"{entry.where}: {config.model.spec.name} is a {config.task_name} model; {role}")
     return folder, config
 
 
-def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device: torch.device) -> TrainedModel:
-    """Build the configured model and load the entry's checkpoint into it."""
-    path, epoch = _checkpoint(entry, folder)
-    state = ckpt.load(path, map_location=device)
-    if str(state.get("model_name")).lower() != config.model.spec.name.lower():
-        raise UserError(f"{path}: holds model {state.get('model_name')}, but {folder / 'config.toml'} names "
-                        f"{config.model.spec.name}")
+def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device: torch.device) -> TrainedRun:
+    """Rebuild the configured run's task with the entry's checkpoint loaded into its networks."""
+    path, epoch = resolve_epoch(folder, entry.epoch, experiment_root(folder), entry.where)
+    state = checkpoints.load(path, map_location=device)
     record = state.get("metadata") or {}
     if config.model_metadata and not record:
         raise UserError(f"{path}: has no record of the metadata {config.model.spec.name} was trained with "
                         f"(names and normalisation); retrain it with this version of rumpy")
     scaling = MetadataScaling.from_dict(record) if config.model_metadata else None
-    model = build_model(config, dict(scaling.dims) if scaling else {})
-    try:
-        # the averaged weights, when the run kept them, are the ones its val metrics measured
-        model.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise UserError(f"{path}: does not fit the model described by {folder / 'config.toml'} ({detail})") from None
-    model.to(device).eval()
-    return TrainedModel(model, epoch, scaling)
+    networks = inference_networks(config, dict(scaling.dims) if scaling else {}, state, device, path)
+    task = config.task.spec.build(config.task_params, TaskContext(
+        networks=networks, device=device, scale=config.scale, metadata=scaling, inputs=tuple(config.model.spec.inputs),
+        training=False))
+    return TrainedRun(task, epoch, scaling)
 
 
 def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
-    """Rebuild a trained SR model from its experiment folder and checkpoint, ready on ``device``.
+    """Rebuild a trained SR run from its experiment folder and checkpoint, ready on ``device``.
 
     A metadata-conditioned model reads its values from the batch's ``metadata_by_name``
     (raw values by lowercased name, see :mod:`.metadata`) and receives them normalised as
     in its training.
     """
     options = loaded.options
-    folder, config = experiment_config(entry, loaded, "sisr", "rumpy eval super-resolves with model_and_epoch "
-                                                             "entries (a regression model can be metadata_from)")
+    folder, config = experiment_config(entry, loaded, "image", "rumpy eval super-resolves with model_and_epoch "
+                                                               "entries (a regression model can be metadata_from)")
     if config.scale != options.scale:
         raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
                         f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
     trained = load_trained(entry, folder, config, device)
-    task = build_task(config)
     scaling = trained.scaling
 
     def forward(batch: Mapping[str, Any]) -> torch.Tensor:
@@ -158,7 +122,7 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
             by_name = batch["metadata_by_name"]
             values = torch.cat([by_name[name.lower()] for name in scaling.dims], dim=1)
             batch = {**batch, "metadata": scaling.normalise(values)}
-        return task.forward(trained.model, batch)
+        return trained.task.predict(batch)
 
     def run(batch: Mapping[str, Any]) -> torch.Tensor:
         return tiled_forward(forward, batch, options.scale, options.tile, options.tile_overlap)

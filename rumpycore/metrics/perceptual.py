@@ -12,28 +12,18 @@ values the other metrics see. Lower is better.
 
 from __future__ import annotations
 
-import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
 
-from ..errors import ConfigError, UserError
+from ..errors import UserError
 from ..params import option
+from ..pretrained import check_weights, load_weights, weights_path
 from ..specs import MetricContext
 from .base import Metric
 from .fidelity import quantise
-
-
-def backbone_url(net: str) -> str:
-    """Download address of the ImageNet weights torchvision uses for the LPIPS backbone."""
-    from torchvision import models  # imported on use: it takes seconds and most runs never need it
-
-    weights = {"alex": models.AlexNet_Weights, "vgg": models.VGG16_Weights}[net]
-    return weights.IMAGENET1K_V1.url
 
 
 @dataclass
@@ -46,32 +36,19 @@ class LPIPSParams:
     )
 
 
-def backbone_weights_path(net: str) -> Path:
-    """Where torchvision keeps the backbone's ImageNet weights: the torch hub cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / backbone_url(net).rsplit("/", 1)[-1]
+BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}
+"""torchvision architecture of each LPIPS backbone."""
 
 
 def check_lpips(params: LPIPSParams) -> None:
     """Fail before training when the backbone weights are not on disk."""
-    if params.pnet_rand:
-        return
-    path = backbone_weights_path(params.net)
-    if not path.is_file():
-        url = backbone_url(params.net)
-        raise ConfigError(
-            f"LPIPS: net = '{params.net}' needs torchvision's ImageNet weights {path.name}, which are "
-            f"not in {path.parent}; download {url} into that folder (or set TORCH_HOME to a folder whose "
-            f"hub/checkpoints holds it)"
-        )
+    if not params.pnet_rand:
+        check_weights(BACKBONES[params.net], f"LPIPS: net = '{params.net}'")
 
 
-def _load_backbone(network: torch.nn.Module, path: Path) -> None:
+def _load_backbone(network: torch.nn.Module, architecture: str) -> None:
     """Copy torchvision ``features.<i>.*`` weights into the lpips backbone slices."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot be read as torchvision weights ({type(exc).__name__}); "
-                        f"download the file again") from None
+    state = load_weights(architecture)
     for block in network.children():
         for index, layer in block.named_children():
             own = layer.state_dict()
@@ -80,8 +57,8 @@ def _load_backbone(network: torch.nn.Module, path: Path) -> None:
             try:
                 layer.load_state_dict({key: state[f"features.{index}.{key}"] for key in own})
             except (KeyError, TypeError, RuntimeError):
-                raise UserError(f"{path}: does not hold the weights of torchvision's {path.stem.split('-')[0]}; "
-                                f"download the file again") from None
+                raise UserError(f"{weights_path(architecture)}: does not hold the weights of torchvision's "
+                                f"{architecture}; download the file again") from None
 
 
 def build_network(params: LPIPSParams, device: torch.device):
@@ -94,7 +71,7 @@ def build_network(params: LPIPSParams, device: torch.device):
         warnings.simplefilter("ignore", UserWarning)
         network = lpips.LPIPS(net=params.net, pnet_rand=True, verbose=False)
     if not params.pnet_rand:
-        _load_backbone(network.net, backbone_weights_path(params.net))
+        _load_backbone(network.net, BACKBONES[params.net])
     network.requires_grad_(False)
     return network.to(device).eval()
 

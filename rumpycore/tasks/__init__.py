@@ -1,11 +1,2 @@
-"""What each task means (``sisr``: :mod:`.sisr`, ``regression``: :mod:`.regression`), and the
-defaults a run of that task starts from."""
-
-from __future__ import annotations
-
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "sisr": ("PSNR", "SSIM"),
-    "regression": ("MAE", "RMSE", "R2"),
-}
-"""Metrics reported when ``[training] metrics`` is not given. The first one, when the run
-reports it, picks the best epoch unless ``best_metric`` says otherwise (else ``val-loss``)."""
+"""The core's tasks, registered through ``register_tasks`` like a plugin's: ``sisr``
+(:mod:`.sisr`) and ``regression`` (:mod:`.regression`); :mod:`.base` is what every task builds on."""

@@ -1,14 +1,16 @@
-"""What a task is: how a batch reaches the device, how the model is called on it, the loss,
+"""What a task is: how a batch reaches the device, how a training step updates the networks,
 and what an evaluation produces. The trainer runs epochs and knows no task's details."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
+
+from ..data.metadata import MetadataScaling
 
 
 @dataclass
@@ -33,20 +35,6 @@ class EvalResult:
     stats: dict[str, float]
     samples: list[Sample] = field(default_factory=list)
     per_image: list[dict[str, Any]] = field(default_factory=list)
-
-
-RunModel = Callable[[Mapping[str, Any]], torch.Tensor]
-
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "l1": torch.nn.functional.l1_loss,
-    "mse": torch.nn.functional.mse_loss,
-}
-"""Training losses by their config name (``[model.internal_params] loss``)."""
-
-
-def per_image_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The loss of each image of a batch (the mean over its elements), for ``val-loss``."""
-    return LOSSES[loss](output, target, reduction="none").flatten(1).mean(dim=1)
 
 
 def batch_to_device(batch: Mapping[str, Any], images: tuple[str, ...], device: torch.device,
@@ -93,24 +81,70 @@ def summarise_sets(per_set: Mapping[str, Mapping[str, torch.Tensor]], metrics: M
     return stats
 
 
-class Task(Protocol):
-    """The contract between the trainer and a task (``sisr``, ``regression``)."""
+StepOutput = tuple[dict[str, torch.Tensor], bool]
+"""What a training step returns: its loss terms (device tensors; ``"loss"`` is the total, reported
+as ``train-loss``, any other key ``k`` as ``train-k``) and whether the update was applied."""
 
-    name: str
 
-    def to_device(self, batch: Mapping[str, Any], device: torch.device,
-                  memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
-        """Move a loader batch to the device and convert it there (uint8 images to float in [0, 1],
-        in ``memory_format``)."""
+@dataclass
+class TaskContext:
+    """What a task is built with (``TaskSpec.build(params, context)``).
 
-    def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
-        """Call the model with the inputs it declared."""
+    ``networks`` holds a :class:`rumpycore.Network` per role; in ``rumpy eval`` (``training``
+    false) they have no optimizers. ``metadata`` describes the metadata of the ``[model]``
+    model (names, value counts, normalisation), ``inputs`` its extra image inputs
+    (``("lr_interp",)``). ``gather`` concatenates per-image values (a tensor, or a list such as
+    image names) from every process, so an evaluation counts each image once.
+    """
 
-    def loss(self, output: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
-        """The training loss of a batch."""
+    networks: Mapping[str, Any]
+    device: torch.device
+    scale: int
+    memory_format: torch.memory_format = torch.contiguous_format
+    metadata: MetadataScaling | None = None
+    inputs: tuple[str, ...] = ()
+    num_samples: int = 0
+    gather: Callable[[Any], Any] = lambda values: values
+    training: bool = True
 
-    def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[Any], Any],
-                 memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
-        """Evaluate on every eval set; ``gather`` concatenates per-image values (a tensor, or a
-        list such as image names) across processes."""
+
+class Task:
+    """Base class of the object a :class:`rumpycore.TaskSpec` builds for a run: what differs
+    between kinds of training. The trainer runs epochs, times and checkpoints; the task moves
+    batches to the device, trains its networks one step at a time, evaluates, and predicts.
+
+    ``train_step`` calls :meth:`rumpycore.Network.minimise` for each network it updates (the
+    core applies the run's precision, gradient clipping, optimizer and scheduler there), and
+    returns the loss terms. ``predict`` runs the networks in evaluation mode (what ``rumpy
+    eval`` and samples use). A task with state of its own beyond its networks (a queue, a
+    counter) returns it from ``state_dict``; every checkpoint stores it. ``params`` are the
+    validated ``[model.task_params]``.
+    """
+
+    def __init__(self, params: Any, ctx: TaskContext) -> None:
+        self.params = params
+        self.ctx = ctx
+
+    def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """A loader batch on the device: uint8 images as float in [0, 1] in the run's memory
+        format, metadata as float."""
+        return batch_to_device(batch, ("lr", "hr", "lr_interp"), self.ctx.device, self.ctx.memory_format)
+
+    def train_step(self, batch: Mapping[str, Any]) -> StepOutput:
+        """One training step on a device batch."""
+        raise NotImplementedError
+
+    def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The task's output for a device batch, networks in evaluation mode."""
+        raise NotImplementedError
+
+    def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
+        """Evaluate on every eval set (loaders by set id): statistics, samples and per-image rows."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """State of the task beyond its networks (stored in every checkpoint)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""

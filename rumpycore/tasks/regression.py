@@ -2,9 +2,9 @@
 
 The targets are the metadata names the model declares (``ModelSpec.metadata``), read from
 each set's metadata like any metadata and normalised with the training sets' statistics
-(:class:`rumpycore.data.metadata.MetadataScaling`, stored in every checkpoint). The loss
-(L1 or MSE) compares the prediction with the normalised targets; ``val-loss`` is that loss
-on the eval sets. The metrics see predictions and targets back in the original units.
+(:class:`rumpycore.data.metadata.MetadataScaling`, stored in every checkpoint). The losses
+(L1 by default) compare the prediction with the normalised targets; ``val-loss`` is their
+sum on the eval sets. The metrics see predictions and targets back in the original units.
 
 Training images are the sets' random ``crop``s; evaluation images are whole, or centre
 crops when an eval set gives ``crop``. No HR image is read.
@@ -12,52 +12,53 @@ crops when an eval set gives ``crop``. No HR image is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from ..data.images import natural_key
-from ..data.metadata import MetadataScaling, value_labels
-from .base import LOSSES, EvalResult, RunModel, batch_to_device, per_image_loss, summarise_sets
+from ..data.metadata import value_labels
+from .base import EvalResult, StepOutput, Task, TaskContext, batch_to_device, summarise_sets
 
 
-class RegressionTask:
-    """The ``regression`` task."""
+class RegressionTask(Task):
+    """The ``regression`` task: one network, ``model``, predicting the metadata of LR images."""
 
-    name = "regression"
+    def __init__(self, params: Any, ctx: TaskContext) -> None:
+        super().__init__(params, ctx)
+        self.network = ctx.networks["model"]
+        self.scaling = ctx.metadata
+        self.labels = value_labels(self.scaling.dims)
 
-    def __init__(self, scaling: MetadataScaling, loss: str = "l1") -> None:
-        self.scaling = scaling
-        self.loss_name = loss
-        self.labels = value_labels(scaling.dims)
+    def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        return batch_to_device(batch, ("lr",), self.ctx.device, self.ctx.memory_format)
 
-    def to_device(self, batch: Mapping[str, Any], device: torch.device,
-                  memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, Any]:
-        return batch_to_device(batch, ("lr",), device, memory_format)
+    def _loss_of(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return self.network.losses(self.network.forward(batch["lr"]).float(), batch["metadata"])
 
-    def forward(self, model: torch.nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
-        return model(batch["lr"])
+    def train_step(self, batch: Mapping[str, Any]) -> StepOutput:
+        return self.network.minimise(self._loss_of, batch)
 
-    def loss(self, output: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
-        return LOSSES[self.loss_name](output.float(), batch["metadata"])
+    def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The predicted (normalised) values of each image."""
+        return self.network.module(batch["lr"])
 
-    def evaluate(self, run_model: RunModel, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 device: torch.device, gather: Callable[[Any], Any],
-                 memory_format: torch.memory_format = torch.contiguous_format) -> EvalResult:
+    def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Predict every eval image; loss, metrics (original units) and one row per image.
 
         Names, predictions and targets are gathered from every process before anything is
         measured, so each image counts once whatever the batch size or number of processes.
         """
+        gather, device = self.ctx.gather, self.ctx.device
         per_set: dict[str, dict[str, torch.Tensor]] = {}
         rows: list[dict[str, Any]] = []
         for set_id, loader in loaders.items():
             names: list[str] = []
             outputs, targets = [], []
             for raw in loader:
-                batch = self.to_device(raw, device, memory_format)
-                outputs.append(run_model(batch).float())
+                batch = self.to_device(raw)
+                outputs.append(self.predict(batch).float())
                 targets.append(batch["metadata"])
                 names.extend(raw["name"])
             none = torch.zeros(0, len(self.labels), device=device)
@@ -65,12 +66,11 @@ class RegressionTask:
             target = gather(torch.cat(targets) if targets else none)
             names = gather(names)
             predicted, true = self.scaling.denormalise(output), self.scaling.denormalise(target)
-            values = {"loss": per_image_loss(self.loss_name, output, target)}
+            values = {"loss": self.network.losses.per_image(output, target)}
             values.update({name: metric.values(predicted, true, {"name": names}) for name, metric in metrics.items()})
             per_set[set_id] = values
             rows += self.rows(set_id, names, true, predicted)
-        stats = summarise_sets(per_set, metrics)
-        return EvalResult(stats, per_image=rows)
+        return EvalResult(summarise_sets(per_set, metrics), per_image=rows)
 
     def rows(self, set_id: str, names: Sequence[str], true: torch.Tensor,
              predicted: torch.Tensor) -> list[dict[str, Any]]:

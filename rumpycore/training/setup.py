@@ -1,6 +1,6 @@
-"""Building a run from a validated config: datasets, loaders, model, optimizer, scheduler,
-metrics and task. Every user-caused problem surfaces here, before the experiment folder
-is touched."""
+"""The data and the metrics of a run, built from a validated config: datasets (scanned and
+checked), loaders and metric objects. Every user-caused problem surfaces here, before the
+experiment folder is touched."""
 
 from __future__ import annotations
 
@@ -15,10 +15,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
 from ..data.metadata import MetadataScaling, ScaledMetadata
-from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
-from ..tasks.regression import RegressionTask
-from ..tasks.sisr import SISRTask
-from .speed import SpeedSettings, optimizer_kwargs
+from ..specs import DatasetContext, MetricContext
 
 
 @dataclass
@@ -43,11 +40,11 @@ def build_datasets(config: RunConfig) -> DataBundle:
     With metadata, every set's items are normalised with statistics of the training sets.
     """
     metadata = config.model_metadata
-    needs_hr = config.task == "sisr"
+    needs_hr = config.task.spec.needs_hr
     inputs = tuple(config.model.spec.inputs)
 
     def build(entry, split: str) -> Dataset:
-        ctx = DatasetContext(entry.set_id, split, config.scale, config.task, config.base_dir, metadata, needs_hr,
+        ctx = DatasetContext(entry.set_id, split, config.scale, config.task_name, config.base_dir, metadata, needs_hr,
                              inputs, config.data.online_pipeline)
         return entry.dataset.spec.build(entry.params, ctx)
 
@@ -84,31 +81,11 @@ def _metadata_dims(config: RunConfig, train: list[Dataset], evals: dict[str, Dat
     return {name: dims[name] for name in wanted}
 
 
-def build_model(config: RunConfig, metadata_dims: dict[str, int]) -> torch.nn.Module:
-    """Instantiate the configured model with its validated params."""
-    ctx = ModelContext(scale=config.scale, metadata_dims=metadata_dims)
-    try:
-        return config.model.spec.build(config.model_params, ctx)
-    except (MemoryError, torch.OutOfMemoryError) as exc:
-        raise ConfigError(f"model.internal_params: {config.model.spec.name} with these parameters needs more memory "
-                          f"than is available ({type(exc).__name__}); make it smaller") from None
-    except RuntimeError as exc:
-        if "alloc" not in str(exc).lower():
-            raise
-        raise ConfigError(f"model.internal_params: {config.model.spec.name} with these parameters needs more memory "
-                          f"than is available (could not allocate its weights); make it smaller") from None
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    """Number of trainable parameter elements."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def build_metrics(config: RunConfig, device: torch.device,
                   metadata_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Instantiate the configured metrics on ``device``; a regression model's targets are
     ``metadata_dims`` (name -> values per image, from the data)."""
-    targets = dict(metadata_dims or {}) if config.task == "regression" else {}
+    targets = dict(metadata_dims or {}) if config.task.spec.metadata == "targets" else {}
     ctx = MetricContext(scale=config.scale, device=device, channel=config.training.metric_channel,
                         crop_border=config.training.crop_border, target_dims=targets)
     return {c.name: c.metric.spec.build(c.params, ctx) for c in config.metrics}
@@ -117,40 +94,6 @@ def build_metrics(config: RunConfig, device: torch.device,
 def metric_directions(config: RunConfig) -> dict[str, bool]:
     """Metric name to higher-is-better, for best-epoch selection and early stopping."""
     return {c.name: c.metric.spec.higher_is_better for c in config.metrics}
-
-
-def build_task(config: RunConfig, metadata_info: Mapping[str, Any] | None = None) -> SISRTask | RegressionTask:
-    """The task object for the model's task; a regression task needs the run's
-    ``metadata_info`` (:attr:`DataBundle.metadata_info`, or a checkpoint's ``"metadata"``)."""
-    if config.task == "regression":
-        return RegressionTask(MetadataScaling.from_dict(metadata_info or {}), config.general.loss)
-    image_input = "lr_interp" if "lr_interp" in config.model.spec.inputs else "lr"
-    return SISRTask(bool(config.model_metadata), config.training.num_samples, image_input, config.general.loss)
-
-
-def build_optimizer(config: RunConfig, model: torch.nn.Module, speed: SpeedSettings | None = None,
-                    device: torch.device | None = None) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters, with the implementation the speed settings ask for.
-
-    For CUDA-graph capture the learning rate is a device tensor, so scheduler updates reach
-    the replayed step.
-    """
-    o = config.optimizer
-    speed = speed or SpeedSettings()
-    params = [p for p in model.parameters() if p.requires_grad]
-    lr = torch.tensor(config.general.lr, device=device) if speed.cuda_graph else config.general.lr
-    return torch.optim.Adam(params, lr=lr, betas=(o.beta_1, o.beta_2), eps=o.eps, weight_decay=o.weight_decay,
-                            **optimizer_kwargs(speed))
-
-
-def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
-                    captured_step: bool = False):
-    """The configured scheduler (or None) and whether it steps per ``batch`` or ``epoch``."""
-    if config.scheduler is None:
-        return None, "batch"
-    ctx = SchedulerContext(steps_per_epoch, config.training.target_epoch, config.general.lr, captured_step)
-    spec = config.scheduler.spec
-    return spec.build(optimizer, config.scheduler_params, ctx), spec.interval
 
 
 @dataclass

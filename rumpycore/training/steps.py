@@ -1,6 +1,7 @@
-"""One optimisation step, eager or replayed from a captured CUDA graph.
+"""One optimisation step of one network, eager or replayed from a captured CUDA graph.
 
-Both take a batch already on the device and return the loss as a device tensor, without
+Both take a batch already on the device and a function computing the step's loss terms from
+it (``{"loss": total, ...}``), and return those terms as device tensors, without
 synchronising with the host (except fp16's gradient scaler, which must check for overflow).
 """
 
@@ -14,18 +15,16 @@ import torch
 
 from .speed import SpeedSettings
 
-Forward = Callable[[Mapping[str, Any]], torch.Tensor]
+LossOf = Callable[[Mapping[str, Any]], dict[str, torch.Tensor]]
+"""Computes a step's loss terms from a device batch; ``"loss"`` is the total that is minimised."""
 
 
 class EagerStep:
-    """forward (under autocast) -> loss -> backward -> clip -> optimizer step -> scheduler step."""
+    """forward and loss (under autocast) -> backward -> clip -> optimizer step -> scheduler step."""
 
-    def __init__(self, forward: Forward, loss: Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor],
-                 parameters: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, scheduler: Any,
+    def __init__(self, parameters: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, scheduler: Any,
                  per_batch_scheduler: bool, grad_clip: float | None, settings: SpeedSettings,
                  device: torch.device, skip_if: Callable[[torch.Tensor], bool] | None = None) -> None:
-        self.forward = forward
-        self.loss = loss
         self.parameters = parameters
         self.optimizer = optimizer
         self.scheduler = scheduler if per_batch_scheduler else None
@@ -35,10 +34,11 @@ class EagerStep:
         self.skip_if = skip_if
         self.scaler = torch.amp.GradScaler(device.type) if settings.precision == "fp16" else None
 
-    def __call__(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, bool]:
-        """Run one step; returns the loss and whether the update was applied."""
+    def __call__(self, batch: Mapping[str, Any], loss_of: LossOf) -> tuple[dict[str, torch.Tensor], bool]:
+        """Run one step; returns the loss terms and whether the update was applied."""
         with self.settings.autocast(self.device):
-            loss = self.loss(self.forward(batch), batch)
+            terms = loss_of(batch)
+        loss = terms["loss"]
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -46,7 +46,7 @@ class EagerStep:
             loss.backward()
         if self.skip_if is not None and self.skip_if(loss):
             self.optimizer.zero_grad(set_to_none=True)
-            return loss, False
+            return terms, False
         if self.grad_clip:
             if self.scaler is not None:
                 self.scaler.unscale_(self.optimizer)
@@ -58,7 +58,7 @@ class EagerStep:
             self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss, True
+        return terms, True
 
     def state_dict(self) -> dict:
         """The gradient scaler's state (fp16), for checkpoints."""
@@ -73,12 +73,12 @@ class EagerStep:
 class CudaGraphCapture:
     """Records ``fn`` into a CUDA graph; ``replay()`` reruns the recorded kernels."""
 
-    def __init__(self, fn: Callable[[], torch.Tensor]) -> None:
+    def __init__(self, fn: Callable[[], Any]) -> None:
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             self.output = fn()
 
-    def replay(self) -> torch.Tensor:
+    def replay(self) -> Any:
         self.graph.replay()
         return self.output
 
@@ -97,11 +97,12 @@ class GraphStep(EagerStep):
 
     WARMUP = 3
 
-    def __init__(self, *args: Any, capture: Callable[[Callable[[], torch.Tensor]], Any] = CudaGraphCapture,
+    def __init__(self, *args: Any, capture: Callable[[Callable[[], Any]], Any] = CudaGraphCapture,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.capture = capture
         self.recorded: Any = None
+        self.loss_of: LossOf | None = None
         self.static_batch: dict[str, Any] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.fixed: list[dict[str, Any]] = []
@@ -109,17 +110,18 @@ class GraphStep(EagerStep):
     def _tensors(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return {k: v for k, v in batch.items() if isinstance(v, torch.Tensor) and v.device == self.device}
 
-    def _graphed_step(self) -> torch.Tensor:
+    def _graphed_step(self) -> dict[str, torch.Tensor]:
         with self.settings.autocast(self.device, cache=False):
-            loss = self.loss(self.forward(self.static_batch), self.static_batch)
-        loss.backward()
+            terms = self.loss_of(self.static_batch)
+        terms["loss"].backward()
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip, foreach=True)
         self.optimizer.step()
-        return loss
+        return terms
 
-    def _record(self, batch: Mapping[str, Any]) -> None:
+    def _record(self, batch: Mapping[str, Any], loss_of: LossOf) -> None:
         tensors = self._tensors(batch)
+        self.loss_of = loss_of
         self.static_batch = {**batch, **{k: v.clone() for k, v in tensors.items()}}
         self.shapes = {k: tuple(v.shape) for k, v in tensors.items()}
         saved = snapshot(self.parameters, self.optimizer)
@@ -145,21 +147,24 @@ class GraphStep(EagerStep):
         return [{k: v for k, v in group.items() if k != "params" and not isinstance(v, torch.Tensor)}
                 for group in self.optimizer.param_groups]
 
-    def __call__(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, bool]:
+    def __call__(self, batch: Mapping[str, Any], loss_of: LossOf) -> tuple[dict[str, torch.Tensor], bool]:
         tensors = self._tensors(batch)
         if self.recorded is None:
-            self._record(batch)
+            self._record(batch, loss_of)
+        elif loss_of != self.loss_of:  # bound methods are new objects on every access, but compare equal
+            raise RuntimeError("a captured CUDA-graph step replays one loss function; a task that minimises "
+                               "several per network must declare cuda_graph unsupported")
         elif {k: tuple(v.shape) for k, v in tensors.items()} != self.shapes:
-            return super().__call__(batch)
+            return super().__call__(batch, loss_of)
         if self._fixed_hyperparameters() != self.fixed:
             raise RuntimeError("the scheduler changed an optimizer setting other than the learning rate, which a "
                                "captured CUDA-graph step cannot follow; its factory must refuse captured_step")
         for key, value in tensors.items():
             self.static_batch[key].copy_(value, non_blocking=True)
-        loss = self.recorded.replay()
+        terms = self.recorded.replay()
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.detach().clone(), True
+        return {key: value.detach().clone() for key, value in terms.items()}, True
 
 
 def snapshot(parameters: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -105,7 +105,7 @@ def test_one_epoch_through_rumpy_train_with_mixed_case_name(tiny_config, tmp_pat
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10
     checkpoint = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt", weights_only=True)
-    assert checkpoint["model_name"] == "RCAN"
+    assert checkpoint["networks"]["model"]["model"] == "RCAN"
     assert checkpoint["config"]["model"]["internal_params"]["n_feats"] == 8
 
 

@@ -155,5 +155,5 @@ def test_example_config_passes_check(tmp_path):
     assert resolved["training"]["metrics"] == ["MAE", "RMSE", "R2"]
     assert "# model DegradationCNN: " in result.stdout
     config = validate(toml.load(folder / "blur_kernel_predictor.toml"), folder / "blur_kernel_predictor.toml")
-    assert config.best_metric == "val-MAE" and config.task == "regression"
+    assert config.best_metric == "val-MAE" and config.task_name == "regression"
     assert not (tmp_path / "results").exists()

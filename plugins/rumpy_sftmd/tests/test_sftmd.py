@@ -153,9 +153,9 @@ def test_one_epoch_on_blurred_data_with_its_metadata_and_mixed_case_name(blurred
     rows = read_summary(folder / "result_outputs" / "summary.csv")
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10
     checkpoint = torch.load(folder / "saved_models" / "train_model_1.pt", weights_only=True)
-    assert checkpoint["model_name"] == "SFTMD"
+    assert checkpoint["networks"]["model"]["model"] == "SFTMD"
     assert checkpoint["metadata"]["dims"] == {"blur_kernel": 10, "blur_sigma": 1}
-    assert checkpoint["model"]["blocks.0.sft1.scale.0.weight"].shape[1] == TINY["num_features"] + 11
+    assert checkpoint["networks"]["model"]["weights"]["blocks.0.sft1.scale.0.weight"].shape[1] == TINY["num_features"] + 11
 
 
 def test_sft_type_none_trains_on_sets_without_metadata(tiny_config, tmp_path, capsys):

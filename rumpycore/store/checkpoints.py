@@ -2,6 +2,10 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings and containers, saved atomically
 and read back with ``torch.load(weights_only=True)``, so a planted pickle can never execute.
+Format 2 (this version) holds, per network role, the model name and weights, the optimizer,
+scheduler and precision-scaler states; the task's and every callback's state; the epoch,
+step, history, random generators, config and versions. Files of format 1 (one network,
+written by rumpy before tasks were plugins) are upgraded when read.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ from ..atomic import atomic_torch_save
 from ..errors import UserError
 
 FORMAT = "rumpy-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "epoch": int, "step": int, "networks": dict, "optimizers": dict, "rng": dict, "history": list,
+}
+"""Entries every checkpoint has (after upgrading), with their types: a file lacking one is
+refused in one line."""
+
+REQUIRED_V1: dict[str, type | tuple[type, ...]] = {
     "model_name": str, "epoch": int, "step": int, "model": dict, "optimizer": dict, "rng": dict, "history": list,
 }
-"""Entries every checkpoint has, with their types: a file lacking one is refused in one line."""
 
 
 def rng_state() -> dict:
@@ -91,8 +100,60 @@ def load(path: Path, map_location: Any = "cpu") -> dict:
                         f"another epoch")
     if version > FORMAT_VERSION:
         raise UserError(f"{path}: written by a newer rumpy (checkpoint format {version}); upgrade rumpy")
-    for key, kind in REQUIRED.items():
+    if version < 2:
+        _check_entries(state, REQUIRED_V1, path)
+        state = upgrade_from_1(state)
+    _check_entries(state, REQUIRED, path)
+    for role, network in state["networks"].items():
+        if not isinstance(network, dict) or not isinstance(network.get("weights"), dict):
+            raise UserError(f"{path}: damaged checkpoint (network '{role}' has no weights); resume from another epoch")
+    return state
+
+
+def _check_entries(state: dict, required: dict[str, type | tuple[type, ...]], path: Path) -> None:
+    for key, kind in required.items():
         if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
             problem = "lacks" if key not in state else "has a damaged"
             raise UserError(f"{path}: damaged checkpoint ({problem} '{key}'); resume from another epoch")
-    return state
+
+
+def upgrade_from_1(state: dict) -> dict:
+    """A format-1 checkpoint (one network, ``model``/``optimizer``/``scheduler``/``ema`` entries,
+    logger states under ``loggers``) in the layout of format 2."""
+    upgraded = {key: value for key, value in state.items()
+                if key not in ("model", "model_name", "optimizer", "scheduler", "precision", "ema", "loggers")}
+    upgraded["format_version"] = FORMAT_VERSION
+    upgraded["networks"] = {"model": {"model": state["model_name"], "weights": state["model"]}}
+    upgraded["optimizers"] = {"model": state["optimizer"]}
+    upgraded["schedulers"] = {"model": state.get("scheduler")}
+    upgraded["precision"] = {"model": state.get("precision") or {}}
+    callbacks = dict(state.get("loggers") or {})
+    if state.get("ema") is not None:
+        callbacks["ema"] = {"weights": {"model": state["ema"]}}
+    upgraded["callbacks"] = callbacks
+    upgraded.setdefault("task_state", {})
+    return upgraded
+
+
+def network_weights(state: dict, role: str, averaged: bool = True) -> dict[str, torch.Tensor]:
+    """The weights of network ``role`` in a checkpoint: the average kept by the ``ema`` callback
+    when there is one and ``averaged`` (the weights the run's evaluation measured), else the
+    trained weights."""
+    if averaged:
+        average = (state.get("callbacks", {}).get("ema") or {}).get("weights", {}).get(role)
+        if average is not None:
+            return average
+    return state["networks"][role]["weights"]
+
+
+def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], source: str, remedy: str,
+                 strict: bool = True) -> tuple[list[str], list[str]]:
+    """Load ``weights`` into ``module``; returns the missing and unexpected keys (with ``strict``
+    false). A shape mismatch, or any key mismatch when strict, is a one-line UserError naming
+    ``source`` and ending with ``remedy``."""
+    try:
+        result = module.load_state_dict(weights, strict=strict)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise UserError(f"{source}: does not fit this model's parameters ({detail}); {remedy}") from None
+    return list(result.missing_keys), list(result.unexpected_keys)

@@ -1,15 +1,4 @@
-"""The experiment folder: layout, branches, and where a resumed run loads and saves.
-
-Layout of ``<experiment_save_loc>/<experiment>/`` (and of every branch inside it)::
-
-    config.toml                      config of the run that created the folder
-    config_from_epoch_<N>.toml       config of a run resumed in place at epoch N
-    result_outputs/summary.csv       one row per epoch
-    result_outputs/...               plots, epoch_<N>_samples/
-    saved_models/train_model_<N>.pt  one checkpoint per epoch
-    saved_models/best.pt             link to the best epoch's checkpoint
-    saved_models/interrupted_after_<N>.pt   state saved by Ctrl-C/SIGTERM during epoch N+1
-    <branch>/                        the same structure for a branch
+"""Where a run reads and writes: a new experiment, a resumed one, or a branch of it.
 
 Planning (:func:`plan`) only reads; nothing is created until :meth:`ExperimentPlan.claim`, which
 takes the folder's lock, repeats the plan's existence check under it, and creates the folders.
@@ -20,64 +9,14 @@ experiment folder itself, inside ``experiment_save_loc``) after resolving links.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .errors import ConfigError, UserError
-from .lock import LOCK_FILE, DirectoryLock, ExperimentLock, lock_holder
-from .safety import RESERVED_NAMES, first_missing, folder_name, inside, real, remove, writable_folder
-
-RESULTS = "result_outputs"
-MODELS = "saved_models"
-SUMMARY = "summary.csv"
-BEST_LINK = "best.pt"
-CHECKPOINT = re.compile(r"^train_model_(\d+)\.pt$")
-
-
-def checkpoint_name(epoch: int) -> str:
-    """File name of the checkpoint saved after ``epoch``."""
-    return f"train_model_{epoch}.pt"
-
-
-def interrupted_name(epoch: int) -> str:
-    """File name of the state saved when a run stopped on a signal after completing ``epoch``."""
-    return f"interrupted_after_{epoch}.pt"
-
-
-def saved_epochs(folder: Path) -> list[int]:
-    """Epochs with a checkpoint in ``folder/saved_models`` (not counting parents), sorted."""
-    models = folder / MODELS
-    if not models.is_dir():
-        return []
-    epochs = []
-    for path in models.iterdir():
-        match = CHECKPOINT.match(path.name)
-        if match and not path.is_symlink():
-            epochs.append(int(match.group(1)))
-    return sorted(epochs)
-
-
-def find_checkpoint(folder: Path, epoch: int, root: Path) -> Path | None:
-    """The checkpoint of ``epoch`` for ``folder``: its own, or inherited from a parent branch."""
-    current = folder
-    while True:
-        candidate = current / MODELS / checkpoint_name(epoch)
-        if candidate.is_file():
-            return candidate
-        if current == root or current.parent == current:
-            return None
-        current = current.parent
-
-
-def best_epoch_of(folder: Path) -> int | None:
-    """The epoch ``saved_models/best.pt`` points at, if the link exists."""
-    link = folder / MODELS / BEST_LINK
-    if not link.is_symlink():
-        return None
-    match = CHECKPOINT.match(Path(link.readlink()).name)
-    return int(match.group(1)) if match else None
+from ..atomic import atomic_write_text
+from ..errors import ConfigError, UserError
+from ..lock import LOCK_FILE, DirectoryLock, ExperimentLock, lock_holder
+from ..safety import RESERVED_NAMES, first_missing, folder_name, inside, real, remove, writable_folder
+from .layout import MODELS, RESULTS, SUMMARY, checkpoint_name, interrupted_name, resolve_epoch, saved_epochs
 
 
 def _has_content(folder: Path) -> bool:
@@ -263,27 +202,10 @@ def plan(save_loc: Path, experiment: str, training) -> ExperimentPlan:
         raise ConfigError(f"training.continue_from_epoch: experiment folder {base} does not exist; nothing to resume")
     writable_folder(base, "training.continue_from_epoch")
     own = saved_epochs(base)
-    if resume == "last":
-        last = own[-1] if own else 0
-        interrupted = base / MODELS / interrupted_name(last)
-        if interrupted.is_file():
-            return ExperimentPlan(root, base, last, interrupted, None, f"config_from_epoch_{last + 1}.toml",
-                                  new_folder=False)
-        if not own:
-            raise ConfigError(f"training.continue_from_epoch: no checkpoints in {base / MODELS}; nothing to resume")
-        epoch = own[-1]
-    elif resume == "best":
-        epoch = best_epoch_of(base)
-        if epoch is None:
-            raise ConfigError(f"training.continue_from_epoch: {base / MODELS / BEST_LINK} is missing; resume from a number or 'last'")
-    else:
-        epoch = int(resume)
-    checkpoint = find_checkpoint(base, epoch, root)
-    if checkpoint is None:
-        have = ", ".join(str(e) for e in own) or "none"
-        raise ConfigError(
-            f"training.continue_from_epoch: no checkpoint for epoch {epoch} in {base / MODELS} (saved epochs: {have})"
-        )
+    checkpoint, epoch = resolve_epoch(base, resume, root, "training.continue_from_epoch", interrupted=True)
+    if checkpoint.name == interrupted_name(epoch):
+        return ExperimentPlan(root, base, epoch, checkpoint, None, f"config_from_epoch_{epoch + 1}.toml",
+                              new_folder=False)
     last = own[-1] if own else epoch
     if training.new_branch or epoch < last:
         name = folder_name(training.new_branch_name or f"branch_epoch_{epoch}", "training.new_branch_name",
