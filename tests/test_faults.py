@@ -20,7 +20,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-import toml
 import torch
 from PIL import Image
 
