@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
+from ..data import cache
+from ..data.loaders import ConcatSets, default_threads, default_workers, eval_loader, train_loader
 from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.regression import RegressionTask
@@ -152,10 +153,30 @@ class Loaders:
     evals: dict[str, DataLoader]
 
 
+def keep_sets_in_memory(config: RunConfig, data: DataBundle) -> cache.CacheReport:
+    """Decode the sets with ``cache = "auto"`` into memory while they fit ``data.cache_budget``
+    (training sets first) and say what was done; see :mod:`rumpycore.data.cache`."""
+    train = [getattr(d, "dataset", d) for d in data.train.datasets]  # unwrap ScaledMetadata
+    sets = [(f"data.training_sets.{s.set_id}", d, True) for s, d in zip(config.training_sets, train)]
+    sets += [(f"data.eval_sets.{sid}", getattr(d, "dataset", d), False) for sid, d in data.evals.items()]
+    report = cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
+    cache.announce(report)
+    return report
+
+
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
-    """Data loaders for the run; a set smaller than one batch is a config error."""
+    """Data loaders for the run (after decoding what fits into memory), with workers and CPU
+    threads chosen for the machine unless the config sets them; a set smaller than one batch
+    is a config error."""
+    decoded = keep_sets_in_memory(config, data).training_decoded
+    cores = cache.usable_cores()
     workers = config.data.dataloader_threads
-    workers = default_workers() if workers is None else workers
+    workers = default_workers(decoded, device, cores) if workers is None else workers
+    threads = config.training.cpu_threads
+    if threads is None and device.type == "cpu":
+        threads = default_threads(workers, decoded, cores)
+    if threads is not None:
+        torch.set_num_threads(threads)
     pin = device.type == "cuda"
     if config.data.batch_size % world:
         raise ConfigError(f"data.batch_size: {config.data.batch_size} is not divisible by the {world} processes; "
