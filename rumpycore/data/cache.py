@@ -1,8 +1,9 @@
 """Decoded sets in memory: one buffer per source, filled once, shared by every loader worker.
 
 By default (``cache = "auto"`` in a set, ``[data] cache_budget = "auto"``) a run decodes its
-training sets, then its eval sets, into memory for as long as they fit the budget, so only the
-first pass over the files pays for decoding. The images of a source live in one contiguous
+training sets, then its eval sets, into memory for as long as they fit the budget, so the
+files are decoded once rather than at every visit. The choice is made from the image headers
+while the run is checked; the decoding happens when every check has passed. The images of a source live in one contiguous
 uint8 buffer allocated before the loader workers start: workers started by ``fork`` (the
 loader's context on Linux) read the parent's pages, and since nothing ever writes to the
 buffer no worker gets a copy of it (``benchmarks/memory.py`` measures this). What was decoded,
@@ -102,27 +103,37 @@ class Cacheable(Protocol):
 
 
 @dataclass
-class CacheReport:
-    """What the planner did, for the run's messages and the loader defaults."""
+class CachePlan:
+    """Which sets go into memory (decided from the headers alone) and what to say about it.
 
-    decoded: list[str] = field(default_factory=list)
+    :meth:`apply` does the decoding, after everything that can fail cheaply has been checked.
+    """
+
+    budget: int
+    chosen: list[tuple[str, Any]] = field(default_factory=list)
+    """``(config path, dataset)`` of the sets to decode."""
     images: int = 0
     bytes: int = 0
-    budget: int = 0
-    seconds: float = 0.0
+    """Bytes in memory once applied, ``cache = true`` sets included."""
     too_large: list[str] = field(default_factory=list)
     """One line per set that stays on disk, with what packing it would save."""
     training_decoded: bool = False
-    """Every training set reads decoded images (from memory or a packed file)."""
+    """Once applied, every training set reads decoded images (from memory or a packed file)."""
 
-    def lines(self) -> list[str]:
-        """The messages: what was decoded (if anything) and each set left on disk."""
-        out = []
-        if self.decoded:
-            out.append(f"rumpy: data: decoded {self.images} images of {', '.join(self.decoded)} into memory once "
-                       f"({_gb(self.bytes)} of the {_gb(self.budget)} budget, data.cache_budget; {self.seconds:.1f} s); "
-                       f"loader workers share them")
-        return out + self.too_large
+    def apply(self) -> None:
+        """Decode the chosen sets and print what was done (once per machine)."""
+        started = time.perf_counter()
+        for _, dataset in self.chosen:
+            dataset.keep_in_memory()
+        lines = list(self.too_large)
+        if self.chosen:
+            names = ", ".join(where.removeprefix("data.") for where, _ in self.chosen)
+            lines.insert(0, f"rumpy: data: decoded {self.images} images of {names} into memory once "
+                            f"({_gb(self.bytes)} of the {_gb(self.budget)} budget, data.cache_budget; "
+                            f"{time.perf_counter() - started:.1f} s); loader workers share them")
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            for line in lines:
+                print(line, file=sys.stderr)
 
 
 def parse_budget(value: float | str, local_processes: int = 1) -> int:
@@ -133,34 +144,33 @@ def parse_budget(value: float | str, local_processes: int = 1) -> int:
     return int(float(value) * 1e9)
 
 
-def plan(sets: Sequence[tuple[str, Any, bool]], budget: int) -> CacheReport:
-    """Decode sets (``(config path, dataset, is a training set)``, training sets first) into
-    memory while they fit ``budget``; returns the report.
+def plan(sets: Sequence[tuple[str, Any, bool]], budget: int) -> CachePlan:
+    """Choose the sets (``(config path, dataset, is a training set)``, training sets first) to
+    decode into memory: those with ``cache = "auto"``, in order, while they fit ``budget``.
 
     Sets with ``cache = true`` were decoded when built and count against the budget first;
-    ``cache = false`` and datasets that are not :class:`Cacheable` are left alone. A set that
-    does not fit stays on disk, and the report says what packing its folders would save.
+    ``cache = false`` and datasets that are not :class:`Cacheable` are left alone. For a set
+    that does not fit, the plan says what packing its folders would save.
     """
-    report = CacheReport(budget=budget)
-    report.bytes = sum(s.nbytes for _, d, _ in sets for _, s, _ in _sources(d) if isinstance(s, MemorySource))
-    started = time.perf_counter()
+    result = CachePlan(budget=budget)
+    result.bytes = sum(s.nbytes for _, d, _ in sets for _, s, _ in _sources(d) if isinstance(s, MemorySource))
+    chosen = set()
     for where, dataset, _ in sets:
         if getattr(dataset, "cache", False) != AUTO:
             continue
         on_disk = [(role, s, i) for role, s, i in _sources(dataset) if not isinstance(s, MemorySource)]
-        need = sum(_decoded_size(source, indices) for _, source, indices in on_disk)
         if not on_disk:
             continue
-        if report.bytes + need <= budget:
-            dataset.keep_in_memory()
-            report.decoded.append(where.removeprefix("data."))
-            report.images += sum(len(set(indices)) for _, _, indices in on_disk)
-            report.bytes += need
+        need = sum(_decoded_size(source, indices) for _, source, indices in on_disk)
+        if result.bytes + need <= budget:
+            result.chosen.append((where, dataset))
+            chosen.add(id(dataset))
+            result.images += sum(len(set(indices)) for _, _, indices in on_disk)
+            result.bytes += need
         else:
-            report.too_large.append(_pack_advice(where, dataset, on_disk, need, budget - report.bytes))
-    report.seconds = time.perf_counter() - started
-    report.training_decoded = all(_reads_decoded(d) for _, d, training in sets if training)
-    return report
+            result.too_large.append(_pack_advice(where, dataset, on_disk, need, budget - result.bytes))
+    result.training_decoded = all(id(d) in chosen or _reads_decoded(d) for _, d, training in sets if training)
+    return result
 
 
 def _sources(dataset: Any) -> list[tuple[str, ImageSource, list[int]]]:
@@ -225,13 +235,6 @@ def usable_cores() -> int:
 def local_processes() -> int:
     """Training processes on this machine (``torchrun`` sets ``LOCAL_WORLD_SIZE``)."""
     return int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-
-
-def announce(report: CacheReport) -> None:
-    """Print the report's lines once per machine (the first process of a multi-process run)."""
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        for line in report.lines():
-            print(line, file=sys.stderr)
 
 
 def _gb(count: int) -> str:

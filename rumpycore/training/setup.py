@@ -147,28 +147,29 @@ def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer, steps_p
 
 @dataclass
 class Loaders:
-    """The training loader and one eval loader per set."""
+    """The training loader and one eval loader per set, and the sets to decode into memory
+    before the first batch (``memory.apply()``)."""
 
     train: DataLoader
     evals: dict[str, DataLoader]
+    memory: cache.CachePlan | None = None
 
 
-def keep_sets_in_memory(config: RunConfig, data: DataBundle) -> cache.CacheReport:
-    """Decode the sets with ``cache = "auto"`` into memory while they fit ``data.cache_budget``
-    (training sets first) and say what was done; see :mod:`rumpycore.data.cache`."""
+def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
+    """Choose the sets with ``cache = "auto"`` to decode into memory (training sets first, while
+    they fit ``data.cache_budget``); see :mod:`rumpycore.data.cache`."""
     train = [getattr(d, "dataset", d) for d in data.train.datasets]  # unwrap ScaledMetadata
     sets = [(f"data.training_sets.{s.set_id}", d, True) for s, d in zip(config.training_sets, train)]
     sets += [(f"data.eval_sets.{sid}", getattr(d, "dataset", d), False) for sid, d in data.evals.items()]
-    report = cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
-    cache.announce(report)
-    return report
+    return cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
     """Data loaders for the run (after decoding what fits into memory), with workers and CPU
     threads chosen for the machine unless the config sets them; a set smaller than one batch
     is a config error."""
-    decoded = keep_sets_in_memory(config, data).training_decoded
+    memory = plan_memory(config, data)
+    decoded = memory.training_decoded
     cores = cache.usable_cores()
     workers = config.data.dataloader_threads
     workers = default_workers(decoded, device, cores) if workers is None else workers
@@ -190,7 +191,7 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
                          config.data.drop_last_training_batch, rank, world)
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
-    return Loaders(train, evals)
+    return Loaders(train, evals, memory)
 
 
 def check_eval_sizes(metrics: dict[str, Any], data: DataBundle, scale: int) -> None:
