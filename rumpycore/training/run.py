@@ -79,7 +79,8 @@ def train(config: RunConfig, relaunch_argv: list[str] | None = None) -> TrainRes
 
 def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     plan = experiment.plan(config.save_loc, config.experiment, config.training)
-    speed = speed_settings(config.training, device, dict(config.model.spec.unsupported), ddp.enabled)
+    speed = speed_settings(config.training, device, dict(config.model.spec.unsupported), ddp.enabled,
+                           config.model.spec.cpu_channels_last)
     apply_backend_flags(speed, device)
     data = build_datasets(config)
     seed_everything(config.training.seed)

@@ -26,6 +26,7 @@ from ..experiment import ExperimentPlan, find_checkpoint, interrupted_name
 from ..loggers.base import LoggerGroup, RunInfo
 from ..tasks.base import EvalResult
 from . import checkpoint as ckpt
+from .datashare import DataShare
 from .distributed import Distributed
 from .ema import WeightAverage
 from .history import best_row, direction_lookup, evaluations_without_improvement
@@ -95,6 +96,7 @@ class Trainer:
             [p for p in model.parameters() if p.requires_grad], optimizer, scheduler, scheduler_interval == "batch",
             config.general.grad_clip or None, self.speed, device,
             skip_if=self._nonfinite_ranks if self.skip_nonfinite else None)
+        self.data_share = DataShare()
         self.progress: EpochProgress | None = None
         self.resume_progress: EpochProgress | None = None
         self.signals: StopSignals | None = None
@@ -245,6 +247,7 @@ class Trainer:
                 self.loggers.per_image(epoch, result.per_image)
         row["train-time"] = trained - started
         row["data-wait-time"] = progress.data_wait
+        row["data-time"] = self.data_share.data_time(trained - started, progress.data_wait)
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
@@ -262,6 +265,7 @@ class Trainer:
         loader.sampler.set_epoch(epoch, skip=(progress.batches + progress.skipped) * loader.batch_size)
         self.net.train()
         self.loggers.epoch_start(epoch, len(loader))
+        self.data_share.start_epoch()
         pending: tuple[torch.Tensor, int] | None = None
         batches = iter(loader)
         while True:
@@ -276,7 +280,9 @@ class Trainer:
                 raise
             waited = time.perf_counter() - waited
             progress.data_wait += waited
+            stepped = time.perf_counter()
             loss, applied = self.step(self.task.to_device(raw, self.device, self.speed.memory_format))
+            self.data_share.step(time.perf_counter() - stepped, raw, loader.batch_size)
             self.state.step += applied
             if applied:
                 if self.ema is not None:
