@@ -48,7 +48,8 @@ def kinds(photo: np.ndarray) -> dict[str, tuple[Image.Image, str, dict, bool]]:
     """name -> (image, format, save options, whether OpenCV should decode it)."""
     rgb = Image.fromarray(photo)
     gray = rgb.convert("L")
-    alpha = Image.fromarray((np.arange(photo.shape[0] * photo.shape[1]) % 256).astype(np.uint8).reshape(photo.shape[:2]))
+    ramp = np.arange(photo.shape[0] * photo.shape[1]) % 256
+    alpha = Image.fromarray(ramp.astype(np.uint8).reshape(photo.shape[:2]))
     rgba = rgb.copy()
     rgba.putalpha(alpha)
     gray_alpha = gray.copy()

@@ -1,7 +1,7 @@
 """Decoded sets in memory: one buffer per source, filled once, shared by every loader worker.
 
-By default (``cache = "auto"`` in a set, ``[data] cache_budget = "auto"``) a run decodes its
-training sets, then its eval sets, into memory for as long as they fit the budget, so the
+By default (``cache = "auto"`` in a set, ``[data] cache_budget = "auto"``) a run decodes
+its training sets, then its eval sets, into memory for as long as they fit the budget, so the
 files are decoded once rather than at every visit. The choice is made from the image headers
 while the run is checked; the decoding happens when every check has passed. The images of a source live in one contiguous
 uint8 buffer allocated before the loader workers start: workers started by ``fork`` (the
