@@ -37,15 +37,17 @@ def rumpy(*args: str) -> None:
         sys.exit(f"rumpy {' '.join(args[:1])} failed: {result.stderr.strip().splitlines()[-1]}")
 
 
-def prepare(work: Path, shared: Path, formats: list[str]) -> dict[str, dict[str, tuple[str, str, int]]]:
+def prepare(work: Path, shared: Path, formats: list[str],
+            sets: list[str]) -> dict[str, dict[str, tuple[str, str, int]]]:
     """LR/HR sources per set and format: (lr, hr, number of images)."""
     train_lr = work / "train_lr"
-    rumpy("degrade", "--source-dir", str(shared / "train" / "HR"), "--output-dir", str(train_lr),
-          "--pipeline", "downsample", "--scale", "4")
+    if "train" in sets:
+        rumpy("degrade", "--source-dir", str(shared / "train" / "HR"), "--output-dir", str(train_lr),
+              "--pipeline", "downsample", "--scale", "4")
     folders = {"train": (train_lr, shared / "train" / "HR"), "b100": (shared / "B100" / "LR_bicubic" / "X4",
                                                                     shared / "B100" / "HR")}
     sources: dict[str, dict[str, tuple[str, str, int]]] = {}
-    for name, (lr, hr) in folders.items():
+    for name, (lr, hr) in ((name, folders[name]) for name in sets):
         count = len(list(Path(hr).glob("*.png")))
         sources[name] = {}
         if "png" in formats:
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args.cache = {"true": True, "false": False}.get(args.cache, args.cache)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sources = prepare(work, shared_data_dir(), args.formats.split(","))
+        sources = prepare(work, shared_data_dir(), args.formats.split(","), args.sets.split(","))
         workers = args.workers if args.workers is not None else "default"
         print(f"# {args.model} x4, batch {args.batch}, LR crop {args.patch}, {workers} workers, repeat {args.repeat}, "
               f"cache {args.cache}, device {args.device} ({args.gpu}), overrides {args.set or 'none'}")

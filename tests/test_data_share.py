@@ -23,12 +23,13 @@ def test_data_time_is_training_time_less_the_steps_alone():
     for seconds in (1.5, 1.4, 1.0):  # the last full step ran after the workers had finished: the step alone
         share.step(seconds, batch(8), 8)
     share.step(0.3, batch(3), 8)  # a short last batch counts as it ran
-    assert share.data_time(train_time=5.0, wait=0.5) == pytest.approx(5.0 - 3 * 1.0 - 0.3)
-    assert share.data_time(train_time=3.4, wait=0.2) == pytest.approx(0.2)  # never below the wait
+    assert share.data_time(train_time=5.0, wait=0.5, workers=2) == pytest.approx(5.0 - 3 * 1.0 - 0.3)
+    assert share.data_time(train_time=3.4, wait=0.2, workers=2) == pytest.approx(0.2)  # never below the wait
     share.start_epoch()
     share.step(1.2, batch(8), 8)  # the fastest step of the run is kept across epochs
-    assert share.data_time(train_time=2.0, wait=0.1) == pytest.approx(1.0)
-    assert DataShare().data_time(train_time=2.0, wait=0.4) == 0.4  # no full step: the wait alone
+    assert share.data_time(train_time=2.0, wait=0.1, workers=2) == pytest.approx(1.0)
+    assert share.data_time(train_time=2.0, wait=0.1, workers=0) == 0.1  # no workers: loading is the wait
+    assert DataShare().data_time(train_time=2.0, wait=0.4, workers=2) == 0.4  # no full step: the wait alone
 
 
 def test_the_epoch_line_shows_the_data_share():

@@ -5,7 +5,8 @@ workers decoding images on the cores the training step needs make every step slo
 step alone is measured as the fastest full-size step of the run so far; the last steps of
 every epoch run after the workers have finished their share, so an uncontended step is seen
 each epoch. An epoch's data time is then its training time less what its steps would have
-taken alone (never less than the wait itself).
+taken alone (never less than the wait itself). Without loader workers the training process
+loads the batches itself, so the wait is the whole cost.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class DataShare:
         else:
             self.partial_seconds += seconds
 
-    def data_time(self, train_time: float, wait: float) -> float:
-        """Seconds of the epoch's ``train_time`` lost to data: waiting plus slowed steps."""
-        if not self.full_steps:
+    def data_time(self, train_time: float, wait: float, workers: int) -> float:
+        """Seconds of the epoch's ``train_time`` lost to data: waiting plus steps slowed by the
+        ``workers`` loader processes (without workers, loading happens inside the wait)."""
+        if not self.full_steps or not workers:
             return wait
         alone = self.full_steps * self.fastest + self.partial_seconds
         return min(max(train_time - alone, wait), train_time)

@@ -247,7 +247,8 @@ class Trainer:
                 self.loggers.per_image(epoch, result.per_image)
         row["train-time"] = trained - started
         row["data-wait-time"] = progress.data_wait
-        row["data-time"] = self.data_share.data_time(trained - started, progress.data_wait)
+        row["data-time"] = self.data_share.data_time(trained - started, progress.data_wait,
+                                                     getattr(self.loaders.train, "num_workers", 0))
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
