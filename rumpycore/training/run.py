@@ -104,11 +104,11 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     if trainer.state.epoch >= config.training.target_epoch:
         raise ConfigError(f"training.num_epochs: {config.training.target_epoch} is not beyond the resumed epoch "
                           f"{trainer.state.epoch}; raise num_epochs to train further")
-    loaders.memory.apply()  # decodes the sets chosen to stay in memory, now that every check has passed
     lock = ExperimentLock(plan.folder)
     if ddp.is_main:
         lock.acquire()
     try:
+        loaders.memory.apply()  # decodes the sets chosen to stay in memory, now that every check has passed
         if ddp.is_main:
             plan.create()
             atomic_write_text(plan.folder / plan.config_name, toml.dumps(resolved))
