@@ -147,3 +147,24 @@ def test_channels_last_on_the_cpu_only_for_models_measured_faster(tiny_config, t
     explicit = tiny_config(training={"channels_last": False})
     training = validate(explicit, write_config(explicit, tmp_path / "cfg.toml")).training
     assert resolve(training, cpu, {}, False, True).channels_last is False
+
+
+def test_online_sets_read_the_cache_without_changing_it(sr_data, tmp_path):
+    from rumpycore.data.paired import PairedParams, build_paired
+    from rumpycore.params import parse
+    from rumpycore.specs import DatasetContext
+
+    pipeline = {"pipeline": "blur-downsample-noise-compress", "deg_configs": {"blur": {"sigma": [0.5, 2.0]}}}
+
+    def online(cache: bool):
+        params = parse(PairedParams, {"hr": str(sr_data.train_hr), "online_degradations": True, "crop": 8,
+                                      "random_augment": True, "cache": cache}, "data.training_sets.s")
+        return build_paired(params, DatasetContext("s", "train", 4, "sisr", tmp_path, (), True, (), pipeline))
+
+    plain, cached = online(False), online(True)
+    assert isinstance(cached.hr, MemorySource) and not cached.hr.buffer.flags.writeable
+    before = cached.hr.buffer.copy()
+    for i in range(24):
+        a, b = plain[(i % 6, (4, 1, i))], cached[(i % 6, (4, 1, i))]
+        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr"], b["hr"])
+    assert (cached.hr.buffer == before).all()

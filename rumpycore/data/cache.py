@@ -2,12 +2,13 @@
 
 By default (``cache = "auto"`` in a set, ``[data] cache_budget = "auto"``) a run decodes
 its training sets, then its eval sets, into memory for as long as they fit the budget, so the
-files are decoded once rather than at every visit. The choice is made from the image headers
-while the run is checked; the decoding happens when every check has passed. The images of a source live in one contiguous
-uint8 buffer allocated before the loader workers start: workers started by ``fork`` (the
-loader's context on Linux) read the parent's pages, and since nothing ever writes to the
-buffer no worker gets a copy of it (``benchmarks/memory.py`` measures this). What was decoded,
-and what did not fit with what ``rumpy pack`` would save, is said in one line each.
+files are decoded once rather than at every visit. The choice is made from the image
+headers while the run is checked; the decoding happens when every check has passed. The
+images of a source live in one contiguous, read-only uint8 buffer allocated before the loader
+workers start: workers started by ``fork`` (the loader's context on Linux) read the parent's
+pages, and since nothing writes to the buffer no worker gets a copy of it
+(``benchmarks/memory.py`` measures this). What was decoded, and what did not fit with what
+``rumpy pack`` would save, is said in one line each.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class MemorySource:
         self.buffer = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
         self.slots = {index: (int(end - h * w * 3), int(h), int(w)) for index, end, (h, w) in zip(wanted, ends, sizes)}
         self.gray = dict(zip(wanted, _map(self._fill, wanted, getattr(source, "parallel_reads", False))))
+        # reads hand out views: a write through one would change the set for every later
+        # sample (and copy pages into a forked worker), so the buffer refuses writes
+        self.buffer.flags.writeable = False
 
     def _fill(self, index: int) -> bool:
         offset, height, width = self.slots[index]
