@@ -50,8 +50,11 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--iters", type=int, default=2, help="steps per timed block")
     parser.add_argument("--blocks", type=int, default=3, help="timed blocks per layout (median reported)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     args = parser.parse_args()
-    args.precision, args.channels_last, args.cuda_graph, args.device = "fp32", False, False, "cpu"
+    args.precision, args.channels_last, args.cuda_graph, args.compile, args.device = "fp32", False, False, False, "cpu"
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         raw = raw_config(args, Path(tmp))
         for setting in args.param:
@@ -76,8 +79,8 @@ def main() -> None:
             times[layout].append(run(args.iters))
     nchw, nhwc = (statistics.median(times[layout]) for layout in runs)
     params = ", ".join(args.param) or "defaults"
-    print(f"| {args.model} ({params}) | {args.batch}, {args.patch} | {nchw:.0f} | {nhwc:.0f} | {nhwc / nchw:.2f} |",
-          flush=True)
+    print(f"| {args.model} ({params}) | {args.batch}, {args.patch} | {torch.get_num_threads()} | {nchw:.0f} | "
+          f"{nhwc:.0f} | {nhwc / nchw:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -74,16 +74,17 @@ def config(work: Path, name: str, setting: dict, lr: str, hr: str, epochs: int, 
     return path
 
 
-def run_rumpy(work: Path, path_name: str, setting: dict, sources: dict, epochs: int) -> dict[str, float]:
+def run_rumpy(work: Path, path_name: str, setting: dict, sources: dict, epochs: int,
+              threads: int | None) -> dict[str, float]:
     extra = {"png": {}, "png-per-sample": {"set": {"cache": False}},
              "png-per-sample-2w": {"set": {"cache": False}, "data": {"dataloader_threads": 2}},
              "hdf5": {"set": {"cache": False}}}[path_name]
     lr, hr = sources["packed" if path_name == "hdf5" else "folders"]
     cfg = config(work, path_name, setting, lr, hr, epochs, extra)
-    if path_name == "png-per-sample-2w":
-        cfg_text = toml.load(cfg)
-        cfg_text["training"]["cpu_threads"] = os.cpu_count()
-        cfg.write_text(toml.dumps(cfg_text))
+    if threads or path_name == "png-per-sample-2w":
+        raw = toml.load(cfg)
+        raw["training"]["cpu_threads"] = threads or os.cpu_count()
+        cfg.write_text(toml.dumps(raw))
     started = time.perf_counter()
     process = subprocess.Popen(rumpy_command("train", "--parameters", str(cfg)), stderr=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, text=True)
@@ -104,9 +105,12 @@ def run_rumpy(work: Path, path_name: str, setting: dict, sources: dict, epochs: 
             "wait": row["data-wait-time"] / row["train-time"], "first": first_step, "pss": sampler.peak / 2**30}
 
 
-def hand_loop(setting: dict, iterations: int) -> None:
+def hand_loop(setting: dict, iterations: int, threads: int | None) -> None:
     """The step alone (run in a child process, so its memory is measured alone too)."""
     import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
     from rumpy_edsr.network import EDSR
 
@@ -126,10 +130,11 @@ def hand_loop(setting: dict, iterations: int) -> None:
     print(statistics.median(times[2:]))
 
 
-def run_hand(setting_name: str, setting: dict) -> dict[str, float]:
+def run_hand(setting_name: str, setting: dict, threads: int | None) -> dict[str, float]:
     iterations = min(50, math.ceil(16 * setting["repeat"] / setting["batch"]))
-    process = subprocess.Popen([sys.executable, __file__, "--setting", setting_name, "--hand-loop", str(iterations)],
-                               stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, __file__, "--setting", setting_name, "--hand-loop", str(iterations)]
+    process = subprocess.Popen(command + (["--threads", str(threads)] if threads else []), stdout=subprocess.PIPE,
+                               text=True)
     with PeakSampler(process.pid) as sampler:
         out, _ = process.communicate()
     return {"s/it": float(out.strip().splitlines()[-1]), "data": math.nan, "wait": math.nan, "first": math.nan,
@@ -143,18 +148,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="runs of every path, alternated")
     parser.add_argument("--epochs", type=int, default=2, help="the last epoch is reported")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--threads", type=int, help="CPU threads of every variant (default: rumpy's choice, "
+                                                     "torch's for the hand loop)")
     parser.add_argument("--hand-loop", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     setting = SETTINGS[args.setting]
     if args.hand_loop:
-        hand_loop(setting, args.hand_loop)
+        hand_loop(setting, args.hand_loop, args.threads)
         return
     from rumpycore.testing import shared_data_dir
 
     shared = args.data if args.data.is_dir() else shared_data_dir()
     print(f"# EDSR {setting['features']}/{setting['blocks']} x4, batch {setting['batch']}, LR {setting['patch']}, "
-          f"16 photos x{setting['repeat']} per epoch, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"16 photos x{setting['repeat']} per epoch, {os.cpu_count()} CPUs, threads {args.threads or 'default'}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}")
     print("| round | path | s/it | data share (rumpy) | wait share | first step s | peak PSS GiB |")
     print("|---|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,8 +169,8 @@ def main() -> None:
         sources = prepare(work, shared)
         for round_number in range(1, args.rounds + 1):
             for name in args.paths.split(","):
-                result = (run_hand(args.setting, setting) if name == "hand"
-                          else run_rumpy(work, name, setting, sources, args.epochs))
+                result = (run_hand(args.setting, setting, args.threads) if name == "hand"
+                          else run_rumpy(work, name, setting, sources, args.epochs, args.threads))
                 print(f"| {round_number} | {name} | {result['s/it']:.3f} | {result['data']:.0%} | "
                       f"{result['wait']:.0%} | {result['first']:.1f} | {result['pss']:.2f} |".replace("nan%", "-")
                       .replace("| nan |", "| - |"), flush=True)

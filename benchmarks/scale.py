@@ -9,7 +9,7 @@ images visited 50 times, or 800 images once), each in its own process:
 - the process tree's PSS at the end of each epoch, to see whether memory stays flat.
 
     python benchmarks/make_div2k_like.py /tmp/div2k_like
-    python benchmarks/scale.py /tmp/div2k_like --epochs 10
+    python benchmarks/scale.py /tmp/div2k_like --runs 16:auto:3,800:auto:10,800:false:2
 """
 
 from __future__ import annotations
@@ -73,10 +73,8 @@ def run(work: Path, folder: Path, images: int, cache: str | bool, epochs: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="made by make_div2k_like.py (HR/, LR/)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--runs", default="16:auto,800:auto,800:false",
-                        help="images:cache pairs (cache: auto, true or false)")
-    parser.add_argument("--per-sample-epochs", type=int, default=3, help="epochs of the cache = false runs")
+    parser.add_argument("--runs", default="16:auto:3,800:auto:10,800:false:2",
+                        help="images:cache:epochs of each run (cache: auto, true or false)")
     args = parser.parse_args()
     from rumpycore.data.cache import available_memory
 
@@ -85,10 +83,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec in args.runs.split(","):
-            images, cache = spec.split(":")
+            images, cache, epochs = spec.split(":")
             cache_value = {"true": True, "false": False}.get(cache, cache)
-            epochs = args.epochs if cache_value is not False else args.per_sample_epochs
-            result = run(Path(tmp), args.folder, int(images), cache_value, epochs)
+            result = run(Path(tmp), args.folder, int(images), cache_value, int(epochs))
             results.append(result)
             for message in result["messages"]:
                 print(f"# {result['name']}: {message}")
