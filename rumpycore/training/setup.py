@@ -152,7 +152,7 @@ class Loaders:
 
     train: DataLoader
     evals: dict[str, DataLoader]
-    memory: cache.CachePlan | None = None
+    memory: cache.CachePlan
 
 
 def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
@@ -165,9 +165,9 @@ def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
-    """Data loaders for the run (after decoding what fits into memory), with workers and CPU
-    threads chosen for the machine unless the config sets them; a set smaller than one batch
-    is a config error."""
+    """Data loaders for the run, the choice of sets to decode into memory (``memory``), and
+    workers and CPU threads chosen for the machine unless the config sets them; a set smaller
+    than one batch is a config error."""
     memory = plan_memory(config, data)
     decoded = memory.training_decoded
     cores = cache.usable_cores()
