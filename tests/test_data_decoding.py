@@ -14,7 +14,7 @@ from PIL import Image
 from rumpycore.data import images
 from rumpycore.data.images import list_images, load_rgb, load_rgb_pillow, opencv_gray_flag
 
-pytestmark = pytest.mark.skipif(images._cv2 is None, reason="OpenCV not installed (pip install rumpycore[fast])")
+pytestmark = pytest.mark.skipif(images.opencv() is None, reason="OpenCV not installed (pip install rumpycore[fast])")
 
 
 def routed_to_opencv(path: Path) -> bool:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 
-try:  # optional: a faster exact decoder for 8-bit PNG and JPEG (rumpycore[fast])
-    import cv2 as _cv2
-
-    _cv2.utils.logging.setLogLevel(_cv2.utils.logging.LOG_LEVEL_SILENT)  # a failed decode falls back to Pillow
-    _OPENCV_FLAGS = _cv2.IMREAD_COLOR_RGB | _cv2.IMREAD_IGNORE_ORIENTATION
-except ImportError:
-    _cv2 = None
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -116,14 +111,29 @@ def load_rgb(path: Path) -> tuple[np.ndarray, bool]:
     gives exactly the pixels of :func:`load_rgb_pillow`; every other file, and every file
     without OpenCV, is decoded by Pillow.
     """
-    if _cv2 is not None:
+    cv2 = opencv()
+    if cv2 is not None:
         data = np.fromfile(path, dtype=np.uint8)
         gray = opencv_gray_flag(data)
         if gray is not None:
-            image = _cv2.imdecode(data, _OPENCV_FLAGS)
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
             if image is not None and image.ndim == 3:
                 return image, gray
     return load_rgb_pillow(path)
+
+
+@functools.cache
+def opencv() -> Any:
+    """The ``cv2`` module, or None when OpenCV is not installed (the optional ``rumpycore[fast]``).
+
+    Imported on first use, so commands that decode nothing do not load it (36 MiB).
+    """
+    try:
+        import cv2
+    except ImportError:
+        return None
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failed decode falls back to Pillow
+    return cv2
 
 
 def load_rgb_pillow(path: Path) -> tuple[np.ndarray, bool]:
