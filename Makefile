@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# pinned first so that nothing below can pull another (multi-GB) torch release
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e ".[test,demo]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -e ".[test,demo,fast]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup

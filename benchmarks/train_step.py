@@ -29,6 +29,7 @@ import torch
 
 from rumpycore import config as cfg
 from rumpycore import store
+from rumpycore.data.cache import CachePlan
 from rumpycore.data.loaders import ConcatSets
 from rumpycore.data.metadata import MetadataScaling
 from rumpycore.tasks.base import TaskContext
@@ -101,7 +102,7 @@ def raw_config(args: argparse.Namespace, folder: Path) -> dict:
         "experiment": "bench",
         "experiment_save_loc": str(folder),
         "training": {"num_epochs": 1, "aim_track": False, "precision": args.precision,
-                     "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
+                     "channels_last": args.channels_last, "cuda_graph": args.cuda_graph, "compile": args.compile,
                      "gpu": "off" if args.device == "cpu" else "single", "save_samples": False},
         "model": {"name": name, "internal_params": {"scale": args.scale, **params, **metadata}},
         "data": {"batch_size": args.batch, "training_sets": {"t": {"lr": "x", "hr": "y"}},
@@ -132,7 +133,7 @@ def build_rumpy(args: argparse.Namespace, folder: Path, device: torch.device, ba
     raw = raw_config(args, folder)
     config = cfg.validate(raw, folder / "bench.toml")
     speed = SpeedSettings(precision=args.precision, channels_last=args.channels_last, cuda_graph=args.cuda_graph,
-                          optimizer_impl="fused" if device.type == "cuda" else "default")
+                          compile=args.compile, optimizer_impl="fused" if device.type == "cuda" else "default")
     apply_backend_flags(speed, device)
     metadata_dims = {name: 1 for name in config.model_metadata}
     scaling = (MetadataScaling(metadata_dims, "none", np.zeros(len(metadata_dims)), np.ones(len(metadata_dims)))
@@ -144,17 +145,18 @@ def build_rumpy(args: argparse.Namespace, folder: Path, device: torch.device, ba
     plan = store.plan(config.save_loc, config.experiment, config.training)
     ddp = Distributed()
     run = Run(config, plan, device, ddp, speed, DataBundle(ConcatSets([]), {}, metadata_dims),
-              Loaders(MemoryBatches(batches, args.batch), {}), networks, task, {},
+              Loaders(MemoryBatches(batches, args.batch), {}, CachePlan(budget=0)), networks, task, {},
               _callbacks(config, plan, networks, ddp, raw), raw)
     return Trainer(run)
 
 
 def hand_written(args: argparse.Namespace, model: torch.nn.Module, device: torch.device, speed: SpeedSettings):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if device.type == "cuda" else {}))
+    forward = torch.compile(model) if args.compile else model
 
     def step(lr, hr, metadata):
         with speed.autocast(device):
-            out = model(lr, metadata) if metadata is not None else model(lr)
+            out = forward(lr, metadata) if metadata is not None else forward(lr)
             loss = torch.nn.functional.l1_loss(out.float(), hr)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=["fp32", "tf32", "bf16", "fp16"], default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--cuda-graph", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both variants' forward pass")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--iters", type=int, default=10, help="iterations per timed block")
     parser.add_argument("--warmup", type=int, default=1, help="untimed blocks first")
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="run the whole comparison this many times")
     args = parser.parse_args(argv)
     print(f"# {args.model} x{args.scale}, batch {args.batch}, LR patch {args.patch}, {args.precision}, "
-          f"channels_last={args.channels_last}, cuda_graph={args.cuda_graph}, device={args.device}, "
+          f"channels_last={args.channels_last}, cuda_graph={args.cuda_graph}, compile={args.compile}, "
+          f"device={args.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| run | variant | ms/iter | it/s | peak memory (MiB) | ratio rumpy/hand |")
     print("|---|---|---|---|---|---|")

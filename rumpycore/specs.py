@@ -57,6 +57,8 @@ class ModelSpec:
       pre-upscaled to the HR size instead of the LR image.
     - ``unsupported``: speed options (see ``SPEED_OPTIONS``) the model cannot use, each with a
       one-line reason; the trainer falls back and says so.
+    - ``cpu_channels_last``: the model trains faster on the CPU in the channels_last layout
+      (measure it: ``benchmarks/channels_last_cpu.py``); it is then the CPU default too.
     """
 
     name: str
@@ -71,6 +73,7 @@ class ModelSpec:
     metadata: Callable[[Any], Sequence[str]] | None = None
     summary: str = ""
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    cpu_channels_last: bool = False
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,19 @@ def write_config(config: dict, path: Path) -> Path:
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+"""Skip a test without a CUDA GPU; such tests also get the ``gpu`` marker (``pytest -m gpu`` runs them all)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (added to every test marked with CUDA)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests skipped without a GPU as ``gpu``, so ``benchmarks/gpu_check.sh`` can select them."""
+    reason = CUDA.kwargs["reason"]
+    for item in items:
+        if any(mark.kwargs.get("reason") == reason for mark in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.gpu)
 
 CPU_SPEED_VARIANTS: dict[str, tuple[dict[str, Any], float]] = {
     "bf16-channels-last": ({"precision": "bf16", "channels_last": True}, 2e-2),

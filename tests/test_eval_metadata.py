@@ -158,15 +158,14 @@ def test_lr_interp_models_get_their_folder(registered, sr_data, tmp_path, capsys
     train(config, tmp_path / "interp.toml")
     args = ["eval", "--lr_dir", sr_data.eval_lr, "--hr_dir", sr_data.eval_hr, "--out_loc", tmp_path / "out",
             "-me", tmp_path / "runs" / "interp", "1", "--json"]
-    code, _, err = invoke(capsys, *args)
-    assert_one_line_error(code, err, "eval.lr_interp_dir: interp takes the LR images upscaled to the HR size")
-    InterpNet.seen.clear()
-    code, out, err = invoke(capsys, *args, "--lr_interp_dir", tmp_path / "eval")
-    assert code == 0, err
-    assert {tuple(s.shape[-2:]) for s in InterpNet.seen} == {(64, 64)}
-    model = json.loads(out)["summary"][1]
     logged = read_summary(tmp_path / "runs" / "interp" / "result_outputs" / "summary.csv")[0]
-    assert model["PSNR"] == pytest.approx(logged["val-PSNR"], abs=1e-6)
+    for folder in (["--lr_interp_dir", tmp_path / "eval"], []):  # without the folder it is made from lr_dir
+        InterpNet.seen.clear()
+        code, out, err = invoke(capsys, *args, *folder, "--overwrite")
+        assert code == 0, err
+        assert {tuple(s.shape[-2:]) for s in InterpNet.seen} == {(64, 64)}
+        model = json.loads(out)["summary"][1]
+        assert model["PSNR"] == pytest.approx(logged["val-PSNR"], abs=1e-6)
 
 
 def rewrite_csv(path: Path, change) -> None:

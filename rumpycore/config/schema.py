@@ -50,6 +50,10 @@ class TrainingConfig:
         "auto", help="training arithmetic: auto = bf16 on a GPU, fp32 on the CPU (evaluation is always fp32)"
     )
     channels_last: bool | None = option(None, help="NHWC layout for images and convolutions (default: on a GPU)")
+    cpu_threads: int | None = option(
+        None, min=1, max=1024, help="threads of the training process's CPU operations (default: the cores left to "
+                                    "it by the loader workers)"
+    )
     compile: bool = option(False, help="compile the training forward pass with torch.compile")
     compile_backend: str = option("inductor", help="torch.compile backend (inductor; aot_eager for debugging)")
     cuda_graph: bool = option(False, help="capture the whole training step in a CUDA graph and replay it")
@@ -150,7 +154,12 @@ class DataConfig:
     batch_size: int = option(16, min=1, max=65536, help="training batch size")
     eval_batch_size: int = option(1, min=1, max=65536, help="evaluation batch size")
     dataloader_threads: int | None = option(
-        None, min=0, max=256, help="data loader worker processes (default: the number of CPU cores, at most 8)"
+        None, min=0, max=256, help="data loader worker processes (default: from the CPU cores and whether the "
+                                   "training images are decoded in memory)"
+    )
+    cache_budget: float | Literal["auto"] = option(
+        "auto", min=0.0, help="gigabytes of decoded images sets with cache = 'auto' may keep in memory "
+                              "('auto': half the available memory; 0: none)"
     )
     drop_last_training_batch: bool = option(False, help="drop the last incomplete training batch")
     task_type: Literal["sr", "sisr", "classification", "regression"] | None = option(

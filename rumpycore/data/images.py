@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -17,6 +20,10 @@ _DIGITS = re.compile(r"(\d+)")
 
 _PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk type and its CRC: the last 8 bytes of a PNG
 _JPEG_END = b"\xff\xd9"  # the EOI marker
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR_TYPES = (0, 2, 3, 4, 6)  # gray, RGB, palette, gray + alpha, RGBA
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0-SOF15 (not DHT, JPG, DAC)
+_JPEG_HUFFMAN_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive: the kinds tested against Pillow
 _TAIL_SEARCH = 65536  # bytes searched for an end marker when a file has trailing data after it
 
 
@@ -110,7 +117,39 @@ def load_rgb(path: Path) -> tuple[np.ndarray, bool]:
     Returns the array and whether the file was grayscale (metrics compare grayscale images
     on their gray values, as the published benchmark numbers do). RGBA, LA and palette
     images are converted to RGB (alpha dropped); 16-bit images are rounded to 8 bits.
+
+    8-bit PNG and 8-bit gray or YCbCr JPEG files are decoded by OpenCV when it is installed
+    (``pip install rumpycore[fast]``; 15-25% faster, see ``benchmarks/decoding.py``), which
+    gives exactly the pixels of :func:`load_rgb_pillow`; every other file, and every file
+    without OpenCV, is decoded by Pillow.
     """
+    cv2 = opencv()
+    if cv2 is not None:
+        data = np.fromfile(path, dtype=np.uint8)
+        gray = opencv_gray_flag(data)
+        if gray is not None:
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+            if image is not None and image.ndim == 3:
+                return image, gray
+    return load_rgb_pillow(path)
+
+
+@functools.cache
+def opencv() -> Any:
+    """The ``cv2`` module, or None when OpenCV is not installed (the optional ``rumpycore[fast]``).
+
+    Imported on first use, so commands that decode nothing do not load it (36 MiB).
+    """
+    try:
+        import cv2
+    except ImportError:
+        return None
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failed decode falls back to Pillow
+    return cv2
+
+
+def load_rgb_pillow(path: Path) -> tuple[np.ndarray, bool]:
+    """:func:`load_rgb` with Pillow for every file: the reference conversions."""
     try:
         with Image.open(path) as im:
             im.load()
@@ -125,6 +164,49 @@ def load_rgb(path: Path) -> tuple[np.ndarray, bool]:
             return np.asarray(rgb, dtype=np.uint8), gray
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {exc}); replace or remove it") from None
+
+
+def opencv_gray_flag(data: np.ndarray) -> bool | None:
+    """For a file's bytes: whether it is grayscale, if OpenCV decodes it exactly as Pillow does;
+    None for files left to Pillow (16-bit or 1/2/4-bit PNG, CMYK or 12-bit JPEG, other formats).
+
+    OpenCV reduces 16-bit samples by a shift where rumpy rounds, and converts CMYK without
+    Pillow's formula, so only the kinds tested bit for bit against Pillow go to OpenCV.
+    """
+    head = data[:32].tobytes()
+    if head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 26:
+        bit_depth, colour_type = head[24], head[25]
+        if bit_depth == 8 and colour_type in _PNG_COLOUR_TYPES:
+            return colour_type in (0, 4)  # gray, gray + alpha
+        return None
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg_gray_flag(data)
+    return None
+
+
+def _jpeg_gray_flag(data: np.ndarray) -> bool | None:
+    """Walk the JPEG markers to the frame header: 8-bit samples with 1 (gray) or 3 components."""
+    raw = memoryview(data)
+    position, end = 2, len(data)
+    while position + 4 <= end:
+        if raw[position] != 0xFF:
+            return None
+        marker = raw[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        length = int(raw[position + 2]) << 8 | int(raw[position + 3])
+        if marker in _JPEG_FRAME_MARKERS:
+            if position + 10 > end:
+                return None
+            precision, components = raw[position + 4], raw[position + 9]
+            if marker not in _JPEG_HUFFMAN_FRAMES or precision != 8 or components not in (1, 3):
+                return None
+            return components == 1
+        if marker in (0xD9, 0xDA) or length < 2:  # end of image or start of scan before any frame header
+            return None
+        position += 2 + length
+    return None
 
 
 def _to_8bit(array: np.ndarray, peak: float) -> Image.Image:

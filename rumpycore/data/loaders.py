@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 import signal
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -114,9 +115,33 @@ def detach_from_stop_signals(worker_id: int | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # where groups cannot change, at least ignore Ctrl-C
 
 
-def default_workers() -> int:
-    """Loader workers when the config does not say: the CPU cores, at most 8."""
-    return min(8, os.cpu_count() or 1)
+def default_workers(decoded: bool, device: torch.device, cores: int) -> int:
+    """Loader workers when the config does not say.
+
+    Decoded training images (in memory or packed) cost a crop and a copy per sample: on the CPU
+    the training process does that itself, since a worker would take cores from the step
+    (measured on 2 cores: 0 workers is faster than 2, see benchmarks/README.md); on a GPU a
+    few workers keep the next batches ready while the host launches the step. Images decoded
+    per sample get one worker per core (at most 8).
+    """
+    if decoded:
+        return 0 if device.type == "cpu" else min(4, cores // 4)
+    return max(1, min(8, cores))
+
+
+def default_threads(workers: int, decoded: bool, cores: int) -> int:
+    """Threads of the training process's CPU operations when the config does not say: every
+    core, less one per worker that decodes images (their work and the step's then do not
+    take turns on the same cores)."""
+    busy = 0 if decoded else workers
+    return max(1, cores - busy)
+
+
+def worker_context(workers: int) -> str | None:
+    """How loader workers start: by ``fork`` on Linux, so they share the images decoded into
+    memory before they start (other start methods would copy them into each worker); the
+    platform's default elsewhere."""
+    return "fork" if workers > 0 and sys.platform == "linux" else None
 
 
 def train_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, pin: bool,
@@ -133,6 +158,7 @@ def train_loader(dataset: Dataset, batch_size: int, workers: int, seed: int, pin
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=detach_from_stop_signals if workers > 0 else None,
+        multiprocessing_context=worker_context(workers),
     )
 
 
@@ -146,6 +172,7 @@ def eval_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
         pin_memory=pin,
         persistent_workers=workers > 0,
         worker_init_fn=detach_from_stop_signals if workers > 0 else None,
+        multiprocessing_context=worker_context(workers),
     )
 
 

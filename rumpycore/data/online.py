@@ -20,7 +20,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..degrade.pipeline import Pipeline
+from ..degrade.resize import imresize
 from ..errors import ConfigError
+from .cache import MemorySource
 from .metadata import match_column
 from .patches import crop_box, random_flips, to_tensor
 from .sources import ImageSource, without_extension
@@ -72,7 +74,8 @@ class OnlineDegradedImages(Dataset):
     """HR images degraded per sample; items as :class:`rumpycore.data.paired.PairedImages` gives."""
 
     def __init__(self, hr: ImageSource, indices: list[int], pipeline: Pipeline, scale: int, crop: int | None,
-                 augment: bool, repeat: int, metadata: Sequence[str], where: str) -> None:
+                 augment: bool, repeat: int, metadata: Sequence[str], where: str, upscaled: bool = False,
+                 cache: bool | str = False) -> None:
         self.hr = hr
         self.indices = indices
         self.pipeline = pipeline
@@ -86,6 +89,19 @@ class OnlineDegradedImages(Dataset):
         self.columns = [columns[match_column(columns, name, WHERE, f"{where}.online_degradations")]
                         for name in metadata]
         self.metadata_dims = {name: recorded[column] for name, column in zip(metadata, self.columns)}
+        self.upscaled = upscaled
+        """Items carry ``lr_interp``: the degraded LR enlarged by MATLAB's bicubic imresize."""
+        self.cache = cache
+        """The set's ``cache`` key; see :mod:`rumpycore.data.cache`."""
+
+    def sources(self) -> list[tuple[str, ImageSource, list[int]]]:
+        """The HR source and the indices used (the only images read)."""
+        return [("hr", self.hr, self.indices)]
+
+    def keep_in_memory(self) -> None:
+        """Decode the HR images used into memory, once."""
+        if not isinstance(self.hr, MemorySource):
+            self.hr = MemorySource(self.hr, self.indices)
 
     def __len__(self) -> int:
         return len(self.indices) * self.repeat
@@ -123,6 +139,8 @@ class OnlineDegradedImages(Dataset):
         lr, applied = self.pipeline(hr, rng)
         item = {"name": without_extension(self.hr.names[self.indices[position]]), "lr": to_tensor(lr),
                 "hr": to_tensor(hr), "gray": gray}
+        if self.upscaled:
+            item["lr_interp"] = to_tensor(imresize(lr, float(s)))
         if self.columns:
             item["metadata"] = torch.from_numpy(self._vector(applied))
         return item

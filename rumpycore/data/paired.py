@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,7 +25,8 @@ from ..specs import DatasetContext
 from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
 from .online import OnlineDegradedImages, build_pipeline
 from .patches import crop_box, random_flips, to_tensor
-from .sources import ImageSource, MemorySource, open_source, without_extension
+from .cache import AUTO, MemorySource
+from .sources import ImageSource, UpscaledSource, open_source, without_extension
 from .splits import apply_cutoff, apply_shortlist, apply_standard_split, split_copy
 
 ON_SITE = "on_site"
@@ -38,7 +39,8 @@ class PairedParams:
     lr: str | None = option(None, help="folder (or packed .h5 file) of low-resolution images")
     hr: str | None = option(None, help="folder (or packed .h5 file) of high-resolution images, matched to LR by name")
     lr_interp: str | None = option(
-        None, help="folder (or packed .h5 file) of LR images upscaled to the HR size, for models that take them"
+        None, help="folder (or packed .h5 file) of LR images upscaled to the HR size, for models that take them "
+                   "(default: made from lr with MATLAB's bicubic imresize)"
     )
     name: str | None = option(
         None, help="standard dataset whose split to use: div2k, flickr2k, set5, set14, b100, bsd100, urban100, "
@@ -65,7 +67,9 @@ class PairedParams:
         None, help="metadata names this set offers; must include every name the model uses (default: the model's)"
     )
     metadata_list: str | None = option(None, help="text file with one metadata name per line (instead of metadata)")
-    cache: bool = option(False, help="decode the set's images once and keep them in memory (small sets only)")
+    cache: bool | Literal["auto"] = option(
+        AUTO, help="keep the set's decoded images in memory: true, false, or 'auto' (when they fit data.cache_budget)"
+    )
     online_degradations: bool = option(
         False, help="make LR from hr while training with the [data.online_pipeline] operations (no lr folder)"
     )
@@ -156,7 +160,7 @@ class PairedImages(Dataset):
 
     def __init__(self, lr: ImageSource, hr: ImageSource | None, interp: ImageSource | None, pairs: list[Pair],
                  scale: int, crop: int | None, augment: bool, repeat: int = 1,
-                 metadata: MetadataTable | None = None) -> None:
+                 metadata: MetadataTable | None = None, cache: bool | str = False) -> None:
         self.lr = lr
         self.hr = hr
         self.interp = interp
@@ -166,6 +170,19 @@ class PairedImages(Dataset):
         self.augment = augment
         self.repeat = repeat
         self.metadata = metadata
+        self.cache = cache
+        """The set's ``cache`` key; see :mod:`rumpycore.data.cache`."""
+
+    def sources(self) -> list[tuple[str, ImageSource, list[int]]]:
+        """``(role, source, indices used)`` of the LR, HR and lr_interp images."""
+        roles = [("lr", self.lr, [p.lr for p in self.pairs]), ("hr", self.hr, [p.hr for p in self.pairs]),
+                 ("lr_interp", self.interp, [p.interp for p in self.pairs])]
+        return [(role, source, indices) for role, source, indices in roles if source is not None]
+
+    def keep_in_memory(self) -> None:
+        """Decode the images used into memory, once (see :class:`rumpycore.data.cache.MemorySource`)."""
+        held = {role: s if isinstance(s, MemorySource) else MemorySource(s, i) for role, s, i in self.sources()}
+        self.lr, self.hr, self.interp = held["lr"], held.get("hr"), held.get("lr_interp")
 
     @property
     def metadata_dims(self) -> dict[str, int]:
@@ -321,15 +338,13 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
     if params.hr is not None and ctx.task == "regression":
         raise ConfigError(f"{where}.hr: a regression model reads only the LR images (its targets come from the "
                           f"metadata); remove hr")
-    takes_interp = "lr_interp" in ctx.inputs
-    if takes_interp and params.lr_interp is None:
-        raise ConfigError(f"{where}.lr_interp: missing required key; the model takes LR images upscaled to "
-                          f"the HR size (e.g. rumpy degrade --pipeline upsample on the LR folder)")
     names = requested_metadata(params, ctx, where)
     lr = open_source(params.lr, "lr", ctx.base_dir, where, params.recursive_search)
     hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search) if params.hr else None
-    interp = (open_source(params.lr_interp, "lr_interp", ctx.base_dir, where, params.recursive_search)
-              if takes_interp else None)
+    interp = None
+    if "lr_interp" in ctx.inputs:
+        interp = (open_source(params.lr_interp, "lr_interp", ctx.base_dir, where, params.recursive_search)
+                  if params.lr_interp is not None else UpscaledSource(lr, ctx.scale))
     selected = select_images(lr.names, params, ctx.split, where, ctx.base_dir)
     pairs = pair_sources(lr, selected, hr, interp, ctx.scale, where)
     if params.crop:
@@ -339,13 +354,12 @@ def build_paired(params: PairedParams, ctx: DatasetContext) -> Dataset:
                 raise DataError(f"{lr.label(pair.lr)}: image is {w}x{h}, smaller than {where}.crop = {params.crop}; "
                                 f"lower crop or remove the image")
     metadata = load_metadata(params, ctx, lr, pairs, names, where)
-    if params.cache:
-        lr = MemorySource(lr, [p.lr for p in pairs])
-        hr = MemorySource(hr, [p.hr for p in pairs]) if hr is not None else None
-        interp = MemorySource(interp, [p.interp for p in pairs]) if interp is not None else None
     train = ctx.split == "train"
-    return PairedImages(lr, hr, interp, pairs, ctx.scale, params.crop, params.random_augment and train,
-                        params.repeat if train else 1, metadata)
+    dataset = PairedImages(lr, hr, interp, pairs, ctx.scale, params.crop, params.random_augment and train,
+                           params.repeat if train else 1, metadata, params.cache)
+    if params.cache is True:
+        dataset.keep_in_memory()
+    return dataset
 
 
 def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> OnlineDegradedImages:
@@ -354,20 +368,18 @@ def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> Onlin
         if getattr(params, key) is not None:
             raise ConfigError(f"{where}.{key}: not used with online_degradations, which makes LR images (and their "
                               f"metadata) from hr; remove one of them")
-    if "lr_interp" in ctx.inputs:
-        raise ConfigError(f"{where}.online_degradations: the model takes pre-upscaled LR (lr_interp), which online "
-                          f"degradation does not make; degrade the set with rumpy degrade instead")
     if params.hr is None:
         raise DataError(f"{where}.hr: missing required key (folder of high-resolution images to degrade)")
     names = requested_metadata(params, ctx, where)
     pipeline = build_pipeline(ctx.online_pipeline, ctx.scale, Path(ctx.base_dir), where)
     hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search)
     selected = select_images(hr.names, params, ctx.split, where, ctx.base_dir)
-    if params.cache:
-        hr = MemorySource(hr, selected)
     train = ctx.split == "train"
     dataset = OnlineDegradedImages(hr, selected, pipeline, ctx.scale, params.crop, params.random_augment and train,
-                                   params.repeat if train else 1, names, where)
+                                   params.repeat if train else 1, names, where, "lr_interp" in ctx.inputs,
+                                   params.cache)
+    if params.cache is True:
+        dataset.keep_in_memory()
     for index, size in zip(selected, dataset.lr_sizes):
         if params.crop and min(size) < params.crop:
             h, w = hr.size(index)

@@ -58,6 +58,8 @@ class ImageSource(Protocol):
 class FolderSource:
     """Image files in a folder (optionally its sub-folders), decoded on every read."""
 
+    parallel_reads = True  # decoding releases the GIL, so threads can fill a cache
+
     def __init__(self, folder: Path, where: str, recursive: bool = False) -> None:
         self.folder = folder
         self.paths = list_images(folder, where, recursive)
@@ -102,33 +104,57 @@ def open_source(value: str, role: str, base_dir: Path, where: str, recursive: bo
     return FolderSource(path, f"{where}.{role}", recursive)
 
 
-class MemorySource:
-    """Another source's images decoded once, up front, and kept in memory (``cache = true``).
+class UpscaledSource:
+    """Another source's images enlarged by ``scale`` with MATLAB's bicubic ``imresize``: the
+    ``lr_interp`` images of a set that has no folder of them.
 
-    Only the images in ``indices`` are decoded. Loader workers started by fork share the
-    decoded arrays with the main process instead of copying them.
+    A region is computed from the LR pixels around it (a margin wider than the kernel, or the
+    image border with its mirror padding), so it equals the same region of the whole image
+    upscaled, which is what ``rumpy degrade --pipeline upsample`` writes.
     """
 
-    def __init__(self, source: ImageSource, indices: list[int]) -> None:
+    MARGIN = 4
+    """LR pixels read beyond a region on each side: the bicubic kernel reaches 2."""
+
+    def __init__(self, source: ImageSource, scale: int) -> None:
         self.source = source
+        self.scale = scale
         self.names = source.names
-        self.images = {index: source.read(index) for index in sorted(set(indices))}
+        self.parallel_reads = getattr(source, "parallel_reads", False)
 
     def describe(self) -> str:
-        return self.source.describe()
+        return f"{self.source.describe()} (upscaled x{self.scale})"
 
     def label(self, index: int) -> str:
-        return self.source.label(index)
+        return f"{self.source.label(index)} (upscaled x{self.scale})"
 
     def size(self, index: int) -> tuple[int, int]:
-        return self.source.size(index)
+        height, width = self.source.size(index)
+        return height * self.scale, width * self.scale
 
     def read(self, index: int, box: Box | None = None) -> tuple[np.ndarray, bool]:
-        image, gray = self.images[index]
-        if box is not None:
-            top, left, height, width = box
-            image = image[top : top + height, left : left + width]
-        return image, gray
+        from ..degrade.resize import imresize
+
+        s = self.scale
+        if box is None:
+            image, gray = self.source.read(index)
+            return imresize(image, float(s)), gray
+        top, left, height, width = box
+        lr_height, lr_width = self.source.size(index)
+        rows = _span(top, height, s, lr_height, self.MARGIN)
+        columns = _span(left, width, s, lr_width, self.MARGIN)
+        region, gray = self.source.read(index, (rows[0], columns[0], rows[1] - rows[0], columns[1] - columns[0]))
+        up = imresize(np.ascontiguousarray(region), float(s))
+        # the region's upscaled rows and columns start at LR pixel rows[0] * s, columns[0] * s
+        y, x = top - rows[0] * s, left - columns[0] * s
+        return up[y : y + height, x : x + width], gray
 
     def site_metadata(self, where: str) -> MetadataCSV:
         return self.source.site_metadata(where)
+
+
+def _span(start: int, length: int, scale: int, limit: int, margin: int) -> tuple[int, int]:
+    """The LR pixels ``[first, last)`` whose upscaled image covers HR pixels ``start..start+length``."""
+    first = max(start // scale - margin, 0)
+    last = min(-(-(start + length) // scale) + margin, limit)
+    return first, last

@@ -92,11 +92,8 @@ def _dataset(loaded: LoadedOptions, needs_hr: bool, predictors: list[Predictor])
     inputs = tuple(dict.fromkeys(key for p in predictors for key in p.inputs))
     interp_dir = None
     if "lr_interp" in inputs:
-        if options.lr_interp_dir is None:
-            user = next(p.label for p in predictors if "lr_interp" in p.inputs)
-            raise ConfigError(f"{WHERE}.lr_interp_dir: {user} takes the LR images upscaled to the HR size; give "
-                              f"their folder (rumpy degrade --pipeline upsample on lr_dir makes it)")
-        interp_dir = _folder(loaded, "lr_interp_dir")
+        if options.lr_interp_dir is not None:  # else the dataset makes them from lr_dir, as rumpy degrade would
+            interp_dir = _folder(loaded, "lr_interp_dir")
     elif options.lr_interp_dir is not None:
         raise ConfigError(f"{WHERE}.lr_interp_dir: no model in model_and_epoch takes lr_interp; remove lr_interp_dir")
     params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None,

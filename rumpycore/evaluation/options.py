@@ -30,7 +30,8 @@ class EvalOptions:
     lr_dir: str = option(help="folder of low-resolution images to super-resolve")
     hr_dir: str | None = option(None, help="folder of the matching high-resolution images (needed for metrics)")
     lr_interp_dir: str | None = option(
-        None, help="folder of the LR images upscaled to the HR size, for models that take them (lr_interp)"
+        None, help="folder of the LR images upscaled to the HR size, for models that take them (lr_interp; "
+                   "default: made from lr_dir with MATLAB's bicubic imresize)"
     )
     model_and_epoch: list[Any] = option(
         [], help='[experiment folder, epoch] pairs; epoch is a number, "best" or "last" (as strings in TOML); '

@@ -30,6 +30,8 @@ def tally(epoch: int, target: int, row: Mapping[str, float]) -> str:
         if key == "epoch" or key.endswith("-time"):
             continue
         parts.append(f"{key} {value:.6g}" if key != "learning-rate" else f"lr {value:.3g}")
+    if row.get("train-time") and "data-time" in row:
+        parts.append(f"data {row['data-time'] / row['train-time']:.0%}")  # waiting and steps slowed by loading
     if "epoch-time" in row:
         parts.append(f"{row['epoch-time']:.1f} s")
     return " | ".join(parts)

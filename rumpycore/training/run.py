@@ -111,7 +111,8 @@ def _callbacks(config: RunConfig, plan: store.ExperimentPlan, networks: dict[str
 def assemble(config: RunConfig, device: torch.device, ddp: Distributed) -> Run:
     """Plan the folders and build the run; raises (one line) before anything is written."""
     plan = store.plan(config.save_loc, config.experiment, config.training)
-    speed = speed_settings(config.training, device, _unsupported(config), ddp.enabled)
+    speed = speed_settings(config.training, device, _unsupported(config), ddp.enabled,
+                           config.model.spec.cpu_channels_last)
     apply_backend_flags(speed, device)
     data = build_datasets(config)
     seed_everything(config.training.seed)
@@ -164,6 +165,7 @@ def _train(run: Run) -> TrainResult:
                           f"{trainer.state.epoch}; raise num_epochs to train further")
     claim = plan.claim() if ddp.is_main else None
     try:
+        run.loaders.memory.apply()  # decodes the sets chosen to stay in memory, now that every check has passed
         if claim is not None:
             claim.write_text(plan.config_name, toml.dumps(run.resolved_config))
         ddp.barrier()

@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
+from ..data import cache
+from ..data.loaders import ConcatSets, default_threads, default_workers, eval_loader, train_loader
 from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext
 
@@ -98,16 +99,37 @@ def metric_directions(config: RunConfig) -> dict[str, bool]:
 
 @dataclass
 class Loaders:
-    """The training loader and one eval loader per set."""
+    """The training loader and one eval loader per set, and the sets to decode into memory
+    before the first batch (``memory.apply()``)."""
 
     train: DataLoader
     evals: dict[str, DataLoader]
+    memory: cache.CachePlan
+
+
+def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
+    """Choose the sets with ``cache = "auto"`` to decode into memory (training sets first, while
+    they fit ``data.cache_budget``); see :mod:`rumpycore.data.cache`."""
+    train = [getattr(d, "dataset", d) for d in data.train.datasets]  # unwrap ScaledMetadata
+    sets = [(f"data.training_sets.{s.set_id}", d, True) for s, d in zip(config.training_sets, train)]
+    sets += [(f"data.eval_sets.{sid}", getattr(d, "dataset", d), False) for sid, d in data.evals.items()]
+    return cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
-    """Data loaders for the run; a set smaller than one batch is a config error."""
+    """Data loaders for the run, the choice of sets to decode into memory (``memory``), and
+    workers and CPU threads chosen for the machine unless the config sets them; a set smaller
+    than one batch is a config error."""
+    memory = plan_memory(config, data)
+    decoded = memory.training_decoded
+    cores = cache.usable_cores()
     workers = config.data.dataloader_threads
-    workers = default_workers() if workers is None else workers
+    workers = default_workers(decoded, device, cores) if workers is None else workers
+    threads = config.training.cpu_threads
+    if threads is None and device.type == "cpu":
+        threads = default_threads(workers, decoded, cores)
+    if threads is not None:
+        torch.set_num_threads(threads)
     pin = device.type == "cuda"
     if config.data.batch_size % world:
         raise ConfigError(f"data.batch_size: {config.data.batch_size} is not divisible by the {world} processes; "
@@ -121,7 +143,7 @@ def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, ran
                          config.data.drop_last_training_batch, rank, world)
     evals = {sid: eval_loader(ds, config.data.eval_batch_size, min(workers, 2), pin, rank, world)
              for sid, ds in data.evals.items()}
-    return Loaders(train, evals)
+    return Loaders(train, evals, memory)
 
 
 def check_eval_sizes(metrics: dict[str, Any], data: DataBundle, scale: int) -> None:

@@ -45,13 +45,18 @@ class SpeedSettings:
         return torch.autocast(device.type, dtype=self.autocast_dtype, cache_enabled=cache)
 
 
-def resolve(training: Any, device: torch.device, unsupported: dict[str, str], distributed: bool) -> SpeedSettings:
-    """Fill in device defaults, refuse what the device cannot do, and drop what the model cannot."""
+def resolve(training: Any, device: torch.device, unsupported: dict[str, str], distributed: bool,
+            cpu_channels_last: bool = False) -> SpeedSettings:
+    """Fill in device defaults, refuse what the device cannot do, and drop what the model cannot.
+
+    channels_last defaults to on for GPUs, and on the CPU for models that declare it faster
+    there (``ModelSpec.cpu_channels_last``).
+    """
     cuda = device.type == "cuda"
     precision = training.precision
     if precision == "auto":
         precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
-    channels_last = training.channels_last if training.channels_last is not None else cuda
+    channels_last = training.channels_last if training.channels_last is not None else cuda or cpu_channels_last
     impl = training.optimizer_impl
     if impl == "auto":
         impl = "fused" if cuda else "default"

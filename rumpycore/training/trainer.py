@@ -25,6 +25,7 @@ from ..callbacks.base import RunInfo, StepInfo
 from ..errors import ConfigError, UserError
 from ..safety import remove
 from ..store import checkpoints, interrupted_name
+from .datashare import DataShare
 from .interrupt import StopSignals, TrainingInterrupted
 
 
@@ -57,6 +58,7 @@ class Trainer:
     def __init__(self, run: Any) -> None:
         self.run = run
         self.state = RunState()
+        self.data_share = DataShare()
         self.progress: EpochProgress | None = None
         self.resume_progress: EpochProgress | None = None
         self.signals: StopSignals | None = None
@@ -209,6 +211,8 @@ class Trainer:
             row.update(self._evaluate(epoch))
         row["train-time"] = trained - started
         row["data-wait-time"] = progress.data_wait
+        row["data-time"] = self.data_share.data_time(trained - started, progress.data_wait,
+                                                     getattr(run.loaders.train, "num_workers", 0))
         row["epoch-time"] = time.perf_counter() - started
         self.state.epoch = epoch
         self.state.history.append(row)
@@ -229,6 +233,7 @@ class Trainer:
         for network in run.networks.values():
             network.forward.train()
         run.callbacks.epoch_start(epoch, len(loader))
+        self.data_share.start_epoch()
         batches = iter(loader)
         while True:
             waited = time.perf_counter()
@@ -242,7 +247,9 @@ class Trainer:
                 raise
             waited = time.perf_counter() - waited
             progress.data_wait += waited
+            stepped = time.perf_counter()
             terms, applied = run.task.train_step(run.task.to_device(raw))
+            self.data_share.step(time.perf_counter() - stepped, raw, loader.batch_size)
             self.state.step += applied
             if applied:
                 for name, value in terms.items():

@@ -34,5 +34,6 @@ def register_models(register):
         params=EDSRParams,
         task="sisr",
         scales=(2, 3, 4, 8),
+        cpu_channels_last=True,  # measured: a CPU training step is 20-25% faster (benchmarks/README.md)
         summary="Enhanced deep residual network (Lim et al., CVPRW 2017)",
     ))

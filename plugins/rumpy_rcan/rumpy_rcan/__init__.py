@@ -44,5 +44,6 @@ def register_models(register):
         params=RCANParams,
         task="sisr",
         scales=(2, 3, 4, 8),
+        cpu_channels_last=True,  # measured: a CPU training step is 20-25% faster (benchmarks/README.md)
         summary="Residual channel attention network (Zhang et al., ECCV 2018)",
     ))
