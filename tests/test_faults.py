@@ -349,6 +349,7 @@ def test_an_image_replaced_during_training_stops_with_one_line_and_the_run_resum
     try:
         config = tiny_config(training={"num_epochs": 3, "loggers": ["replacer"]})
         _use_train(config, lr, hr)
+        config["data"]["training_sets"]["train"]["cache"] = False  # read from disk at every step
         path = write_config(config, tmp_path / "cfg.toml")
         code, _, err = invoke(capsys, "train", "--parameters", path)
         assert_stopped_with_error(code, err, f"{victim}: the image changed after rumpy checked it")

@@ -27,6 +27,7 @@ from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_conf
 from rumpycore.store import checkpoints as ckpt
 
 from .helpers import assert_one_line_error, assert_stopped_with_error, invoke
+from .test_engine import assert_same_state
 
 
 def train(capsys, config, path, *extra):
@@ -300,12 +301,7 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
     assert not list(folder.rglob(".*.tmp"))
     reference, killed = (ckpt.load(tmp_path / "runs" / name / "saved_models" / f"train_model_{epochs}.pt")
                          for name in ("reference", "killed"))
-    for part in ("model",):
-        for key in reference[part]:
-            assert torch.equal(reference[part][key], killed[part][key]), key
-    assert reference["step"] == killed["step"] and reference["schedulers"] == killed["schedulers"]
-    for a, b in zip(reference["optimizers"]["model"]["state"].values(), killed["optimizers"]["model"]["state"].values()):
-        assert all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
+    assert_same_state(reference, killed)
     untimed = [[{k: v for k, v in r.items() if not k.endswith("-time")}
                 for r in read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")]
                for name in ("reference", "killed")]

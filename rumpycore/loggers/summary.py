@@ -53,7 +53,8 @@ def read_summary(path: Path) -> list[dict[str, float]]:
 
 
 class SummaryLogger(Logger):
-    """Writes the whole history to ``summary.csv`` after every epoch."""
+    """Writes the whole history to ``summary.csv`` once each epoch's checkpoint is saved, so the
+    summary never lists an epoch that has no checkpoint."""
 
     def __init__(self, ctx: LoggerContext) -> None:
         self.path = ctx.results / "summary.csv"
@@ -62,5 +63,5 @@ class SummaryLogger(Logger):
         if info.history:
             atomic_write_text(self.path, summary_text(info.history))
 
-    def epoch_end(self, epoch, row, history):
+    def checkpoint(self, epoch, path, history):
         atomic_write_text(self.path, summary_text(history))

@@ -165,9 +165,9 @@ def _train(run: Run) -> TrainResult:
                           f"{trainer.state.epoch}; raise num_epochs to train further")
     claim = plan.claim() if ddp.is_main else None
     try:
-        run.loaders.memory.apply()  # decodes the sets chosen to stay in memory, now that every check has passed
         if claim is not None:
             claim.write_text(plan.config_name, toml.dumps(run.resolved_config))
+        run.loaders.memory.apply()  # decodes the sets chosen to stay in memory, now that every check has passed
         ddp.barrier()
         status = trainer.fit()
     finally:
