@@ -7,18 +7,28 @@ from .callbacks.guard import build_guard
 from .callbacks.selection import build_best, build_early_stopping
 from .data.paired import PairedParams, build_paired
 from .hookspecs import hookimpl
-from .losses.perceptual import PerceptualParams, build_perceptual, check_perceptual
-from .losses.pixel import L1, MSE, Charbonnier, CharbonnierParams
 from .loggers.aim_tracker import AimParams, build_aim
 from .loggers.console import ConsoleLogger, ConsoleParams
 from .loggers.plots import PlotLogger
 from .loggers.predictions import PredictionLogger
 from .loggers.samples import SampleLogger
+from .loggers.steps import StepLossParams, build_step_loss
 from .loggers.summary import SummaryLogger
+from .losses.perceptual import PerceptualParams, build_perceptual, check_perceptual
+from .losses.pixel import L1, MSE, Charbonnier, CharbonnierParams
 from .metrics.fidelity import FidelityParams, build_psnr, build_ssim
 from .metrics.perceptual import LPIPSParams, build_lpips, check_lpips
 from .metrics.regression import build_mae, build_r2, build_rmse
-from .specs import CallbackSpec, DatasetSpec, LoggerSpec, LossSpec, MetricSpec, NetworkRole, SchedulerSpec, TaskSpec
+from .specs import (
+    CallbackSpec,
+    DatasetSpec,
+    LoggerSpec,
+    LossSpec,
+    MetricSpec,
+    NetworkRole,
+    SchedulerSpec,
+    TaskSpec,
+)
 from .tasks.regression import RegressionTask
 from .tasks.sisr import SISRTask
 from .training import schedulers as sch
@@ -96,3 +106,5 @@ def register_loggers(register):
     register(LoggerSpec("predictions", lambda p, ctx: PredictionLogger(ctx),
                         summary="regression: per-image predictions CSV and scatter plots per epoch"))
     register(LoggerSpec("aim", build_aim, AimParams, summary="Aim run: hyper-parameters, statistics, system metrics"))
+    register(LoggerSpec("step_loss", build_step_loss, StepLossParams,
+                        summary="the training loss every few steps: step_losses.csv and loss_steps.png"))

@@ -37,14 +37,19 @@ def option(
     min: float | None = None,
     max: float | None = None,
     aliases: Iterable[str] = (),
+    path: bool = False,
+    keywords: Iterable[str] = (),
 ) -> Any:
     """Declare a parameter field: its default (omit it for a required key), bounds and help.
 
     ``aliases`` are other accepted spellings (for example the original toolbox's names);
     they are folded into the canonical name when a config is read. List and dict defaults
-    are copied for each instance.
+    are copied for each instance. A ``path`` option holds a file or folder: a relative value
+    is relative to the config's folder, and the config written into an experiment makes it
+    absolute (except the ``keywords`` values, which are not paths, such as ``"on_site"``).
     """
-    metadata = {"help": help, "min": min, "max": max, "aliases": tuple(aliases)}
+    metadata = {"help": help, "min": min, "max": max, "aliases": tuple(aliases), "path": path,
+                "keywords": tuple(keywords)}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: _copy(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -97,6 +102,19 @@ def describe(cls: type) -> list[ParamInfo]:
             )
         )
     return infos
+
+
+def absolute_paths(instance: Any, base: Any) -> dict[str, Any]:
+    """The fields of a params dataclass ``instance`` as a dict, ``path`` options made absolute
+    against the folder ``base`` (``~`` expanded; keyword values kept)."""
+    from .safety import user_path
+
+    values = dataclasses.asdict(instance)
+    for f in dataclasses.fields(instance):
+        value = values[f.name]
+        if f.metadata.get("path") and isinstance(value, str) and value.lower() not in f.metadata.get("keywords", ()):
+            values[f.name] = str(user_path(value, base, f.name).resolve())
+    return values
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

@@ -21,7 +21,16 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 from .params import closest
-from .specs import CallbackSpec, DatasetSpec, LoggerSpec, LossSpec, MetricSpec, ModelSpec, SchedulerSpec, TaskSpec
+from .specs import (
+    CallbackSpec,
+    DatasetSpec,
+    LoggerSpec,
+    LossSpec,
+    MetricSpec,
+    ModelSpec,
+    SchedulerSpec,
+    TaskSpec,
+)
 
 ENV_LOAD_PLUGINS = "RUMPY_LOAD_PLUGINS"
 ENTRY_POINT_GROUP = "rumpy"

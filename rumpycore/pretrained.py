@@ -20,7 +20,9 @@ from .errors import ConfigError, UserError
 
 def weights_url(architecture: str) -> str:
     """Download address of torchvision's ImageNet weights of ``alexnet``, ``vgg16`` or ``vgg19``."""
-    from torchvision import models  # imported on use: it takes seconds and most runs never need it
+    from torchvision import (
+        models,  # imported on use: it takes seconds and most runs never need it
+    )
 
     weights = {"alexnet": models.AlexNet_Weights, "vgg16": models.VGG16_Weights, "vgg19": models.VGG19_Weights}
     return weights[architecture].IMAGENET1K_V1.url

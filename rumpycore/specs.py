@@ -172,6 +172,13 @@ class SchedulerContext:
     num_epochs: int
     lr: float
     captured_step: bool = False
+    total_steps: int | None = None
+    """Optimizer steps the whole run takes (``num_iterations``, or ``steps_per_epoch * num_epochs``)."""
+
+    @property
+    def run_steps(self) -> int:
+        """The run's optimizer steps: ``total_steps``, else ``steps_per_epoch * num_epochs``."""
+        return self.total_steps if self.total_steps is not None else self.steps_per_epoch * self.num_epochs
 
 
 @dataclass(frozen=True)

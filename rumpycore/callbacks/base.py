@@ -46,6 +46,9 @@ class RunInfo:
     device: str
     run_id: str
     hparams: Mapping[str, Any]
+    reference: Mapping[str, float] = field(default_factory=dict)
+    """The task's baseline measured on the eval sets (``val-*`` columns), e.g. bicubic upscaling."""
+    reference_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,9 @@ class CallbackGroup(Callback):
 
     def load_state_dict(self, state: Mapping[str, Any], in_place: bool) -> None:
         """Hand each member the state it saved (``{}`` if it saved none). Loggers get theirs only
-        when the run continues in the same folder: a branch starts its own logs."""
+        when the run continues in the same folder (a branch starts its own logs) unless they keep a
+        record a branch continues (``branch_state``)."""
         for name, callback, tolerant in self.members:
-            if hasattr(callback, "load_state_dict") and (in_place or not tolerant):
+            continues = in_place or not tolerant or getattr(callback, "branch_state", False)
+            if hasattr(callback, "load_state_dict") and continues:
                 callback.load_state_dict(state.get(name, {}))

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from ..specs import NoParams
 from ..store import point_best
-from ..training.history import best_row, direction_lookup, evaluations_without_improvement
+from ..training.history import (
+    best_row,
+    direction_lookup,
+    evaluations_without_improvement,
+)
 from .base import Callback, CallbackContext
 
 

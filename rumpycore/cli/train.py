@@ -51,6 +51,7 @@ def load_config(parameters: Path, num_epochs, gpu, sp_gpu, seed, continue_from_e
 @train_options
 def train(**options) -> None:
     """Train a model from a TOML config file."""
+    from ..loggers.console import duration
     from ..training.run import train as run_training
 
     config = load_config(**options)
@@ -59,16 +60,19 @@ def train(**options) -> None:
     result = run_training(config, relaunch)
     if not result.is_main:
         return
+    took = duration(result.seconds)
     if result.status == "interrupted":
         saved = result.saved_state or f"{result.folder}/saved_models/train_model_{result.epoch}.pt"
-        click.echo(f"rumpy: stopped by {result.stopped_by} after epoch {result.epoch}; state saved in {saved}; "
+        where = (f"at epoch {result.stopped_at[0]}, batch {result.stopped_at[1]}/{result.stopped_at[2]}"
+                 if result.stopped_at else f"after epoch {result.epoch}")
+        click.echo(f"rumpy: stopped by {result.stopped_by} {where} ({took}); state saved in {saved}; "
                    f"resume with: rumpy train --parameters {options['parameters']} --continue_from_epoch last",
                    err=True)
         sys.exit(143 if result.stopped_by == "SIGTERM" else 130)
     if result.status == "early-stopped":
-        click.echo(f"rumpy: stopped early after epoch {result.epoch}; results in {result.folder}", err=True)
+        click.echo(f"rumpy: stopped early after epoch {result.epoch} ({took}); results in {result.folder}", err=True)
     else:
-        click.echo(f"rumpy: finished epoch {result.epoch}; results in {result.folder}", err=True)
+        click.echo(f"rumpy: finished epoch {result.epoch} in {took}; results in {result.folder}", err=True)
 
 
 @click.command()

@@ -28,7 +28,15 @@ from ..plugins import (
 )
 from ..safety import folder_name, user_path
 from ..specs import ModelSpec, NetworkRole, TaskSpec
-from .resolved import CallbackChoice, DataSet, LoggerChoice, LossChoice, MetricChoice, NetworkConfig, RunConfig
+from .resolved import (
+    CallbackChoice,
+    DataSet,
+    LoggerChoice,
+    LossChoice,
+    MetricChoice,
+    NetworkConfig,
+    RunConfig,
+)
 from .schema import DataConfig, InitFrom, NetworkParams, OptimizerParams, TrainingConfig
 
 TOP_LEVEL_KEYS = ("experiment", "experiment_save_loc", "experiment_group", "training", "model", "data")
@@ -76,8 +84,14 @@ def validate(raw: dict, path: Path) -> RunConfig:
     training = P.parse(TrainingConfig, drop_original_keys(_table(raw, "training", "", required=False)), "training")
     if training.num_epochs and training.epoch_cutoff and training.num_epochs != training.epoch_cutoff:
         raise ConfigError("training.epoch_cutoff: conflicts with training.num_epochs; keep one of them")
+    if training.num_iterations is not None and (training.num_epochs or training.epoch_cutoff):
+        raise ConfigError("training.num_iterations: given together with num_epochs; a run is counted in epochs or "
+                          "in iterations, keep one")
+    if training.eval_every_iterations is not None and training.num_iterations is None:
+        raise ConfigError("training.eval_every_iterations: only used with num_iterations; set num_iterations or "
+                          "use eval_frequency (in epochs)")
     if training.target_epoch is None:
-        raise ConfigError("training.num_epochs: missing required key (how many epochs to train)")
+        raise ConfigError("training.num_epochs: missing required key (how many epochs, or num_iterations, to train)")
     if training.compile or training.compile_backend != "inductor":
         _check_compile_backend(training.compile_backend)
 
@@ -320,9 +334,9 @@ def resolve_metrics(names: list[str], metric_params: Mapping[str, Any], kind: st
 
 
 def enabled_logger_names(training: TrainingConfig, task: TaskSpec) -> list[str]:
-    """Loggers of a run: console and summary always, plots/aim by their options, the task's
-    evaluation outputs (``TaskSpec.writes``) with ``save_samples``."""
-    names = ["console", "summary"]
+    """Loggers of a run: console, summary and the step losses always, plots/aim by their options,
+    the task's evaluation outputs (``TaskSpec.writes``) with ``save_samples``."""
+    names = ["console", "summary", "step_loss"]
     if training.logging == "visual":
         names.append("plots")
     if training.save_samples and task.writes:

@@ -6,9 +6,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..params import absolute_paths
 from ..plugins import Registered
-from ..specs import CallbackSpec, DatasetSpec, LoggerSpec, LossSpec, MetricSpec, ModelSpec, SchedulerSpec, TaskSpec
+from ..specs import (
+    CallbackSpec,
+    DatasetSpec,
+    LoggerSpec,
+    LossSpec,
+    MetricSpec,
+    ModelSpec,
+    SchedulerSpec,
+    TaskSpec,
+)
 from .schema import DataConfig, InitFrom, NetworkParams, OptimizerParams, TrainingConfig
+
+
+INVOCATION_KEYS = ("continue_from_epoch", "overwrite_data", "branch_root", "new_branch", "new_branch_name")
+"""``[training]`` keys about how one command was started (resume, replace, branch), left out of the
+config written into an experiment: that config describes the run, and a fresh ``rumpy train`` on it
+reproduces it."""
 
 
 @dataclass
@@ -182,12 +198,15 @@ class RunConfig:
         for role, network in list(self.networks.items())[1:]:
             model_table[role] = network.resolved(None)
         data = _without_none(asdict(self.data))
-        data["training_sets"] = {s.set_id: _set_table(s) for s in self.training_sets}
-        data["eval_sets"] = {s.set_id: _set_table(s) for s in self.eval_sets}
+        data["training_sets"] = {s.set_id: _set_table(s, self.base_dir) for s in self.training_sets}
+        data["eval_sets"] = {s.set_id: _set_table(s, self.base_dir) for s in self.eval_sets}
         out: dict[str, Any] = {"experiment": self.experiment, "experiment_save_loc": str(self.save_loc)}
         if self.experiment_group:
             out["experiment_group"] = self.experiment_group
-        out["training"] = _without_none(asdict(self.training))
+        training = _without_none(absolute_paths(self.training, self.base_dir))
+        for key in INVOCATION_KEYS:  # how this command was started, not what the run is
+            training.pop(key, None)
+        out["training"] = training
         out["model"] = model_table
         out["data"] = data
         return out
@@ -198,7 +217,7 @@ def _without_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None and v != {}}
 
 
-def _set_table(s: DataSet) -> dict:
+def _set_table(s: DataSet, base: Path) -> dict:
     table = {"type": s.dataset.spec.name}
-    table.update(_without_none(asdict(s.params)))
+    table.update(_without_none(absolute_paths(s.params, base)))
     return table

@@ -21,6 +21,12 @@ class TrainingConfig:
         None, min=1, help="train until this epoch (epochs count from 1); a resumed run continues to it"
     )
     epoch_cutoff: int | None = option(None, min=1, help="the original toolbox's name for num_epochs")
+    num_iterations: int | None = option(
+        None, min=1, help="train for this many optimizer steps instead of epochs (as papers schedule: EDSR 300k)"
+    )
+    eval_every_iterations: int | None = option(
+        None, min=1, help="with num_iterations: evaluate and save a checkpoint every this many steps (default 1000)"
+    )
     continue_from_epoch: int | Literal["best", "last"] | None = option(
         None, min=1, help="resume from this saved epoch, or 'best' / 'last'"
     )
@@ -85,15 +91,25 @@ class TrainingConfig:
     gpu: Literal["off", "single", "multiple", "multi"] = option("off", help="'off', 'single' or 'multiple'")
     sp_gpu: int = option(0, min=0, help="GPU index used when gpu = 'single'")
     aim_track: bool = option(True, help="also log the run to an Aim repository")
-    aim_home: str | None = option(None, help="Aim repository folder (default: experiment_save_loc)")
+    aim_home: str | None = option(None, path=True, help="Aim repository folder (default: experiment_save_loc)")
     loggers: list[str] = option([], help="extra loggers provided by plugins")
     logger_params: dict = option({}, help="per-logger settings: [training.logger_params.<LOGGER>]")
     callbacks: list[str] = option([], help="callbacks provided by plugins")
     callback_params: dict = option({}, help="per-callback settings: [training.callback_params.<CALLBACK>]")
 
     @property
+    def period(self) -> int | None:
+        """With ``num_iterations``: the steps between evaluations (None when training by epochs)."""
+        if self.num_iterations is None:
+            return None
+        return min(self.eval_every_iterations or 1000, self.num_iterations)
+
+    @property
     def target_epoch(self) -> int | None:
-        """The epoch training stops after (``num_epochs`` or the original ``epoch_cutoff``)."""
+        """The epoch training stops after (``num_epochs`` or the original ``epoch_cutoff``); with
+        ``num_iterations``, the number of evaluation periods, which take the place of epochs."""
+        if self.num_iterations is not None:
+            return -(-self.num_iterations // self.period)
         return self.num_epochs if self.num_epochs is not None else self.epoch_cutoff
 
 

@@ -13,7 +13,6 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 
-
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 _DIGITS = re.compile(r"(\d+)")

@@ -22,10 +22,10 @@ from ..errors import ConfigError, DataError
 from ..params import option
 from ..safety import user_path
 from ..specs import DatasetContext
+from .cache import AUTO, MemorySource
 from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
 from .online import OnlineDegradedImages, build_pipeline
 from .patches import crop_box, random_flips, to_tensor
-from .cache import AUTO, MemorySource
 from .sources import ImageSource, UpscaledSource, open_source, without_extension
 from .splits import apply_cutoff, apply_shortlist, apply_standard_split, split_copy
 
@@ -36,10 +36,11 @@ ON_SITE = "on_site"
 class PairedParams:
     """Keys of a ``type = "paired"`` set table."""
 
-    lr: str | None = option(None, help="folder (or packed .h5 file) of low-resolution images")
-    hr: str | None = option(None, help="folder (or packed .h5 file) of high-resolution images, matched to LR by name")
+    lr: str | None = option(None, path=True, help="folder (or packed .h5 file) of low-resolution images")
+    hr: str | None = option(None, path=True,
+                            help="folder (or packed .h5 file) of high-resolution images, matched to LR by name")
     lr_interp: str | None = option(
-        None, help="folder (or packed .h5 file) of LR images upscaled to the HR size, for models that take them "
+        None, path=True, help="folder (or packed .h5 file) of LR images upscaled to the HR size, for models that take them "
                    "(default: made from lr with MATLAB's bicubic imresize)"
     )
     name: str | None = option(
@@ -52,7 +53,7 @@ class PairedParams:
         None, min=0, help="n: the first n images; [a, b]: images a..b-1 (takes priority over name)"
     )
     image_shortlist: str | None = option(
-        None, help="text file naming the images to use, one per line (when no cutoff; takes priority over name)"
+        None, path=True, help="text file naming the images to use, one per line (when no cutoff; takes priority over name)"
     )
     group_select: int | list[int] | None = option(
         None, min=0, help="which copies made by rumpy degrade --multiples (<stem>_q<id>) to use, by id"
@@ -60,13 +61,13 @@ class PairedParams:
     recursive_search: bool = option(False, help="also look in sub-folders")
     repeat: int = option(1, min=1, max=10000, help="training: visit each image this many times per epoch (fresh crops each time)")
     degradation_metadata: str | None = option(
-        None, aliases=("qpi_values",),
+        None, aliases=("qpi_values",), path=True, keywords=("on_site",),
         help="metadata CSV of the LR images, or 'on_site' for degradation_metadata.csv beside them",
     )
     metadata: list[str] | None = option(
         None, help="metadata names this set offers; must include every name the model uses (default: the model's)"
     )
-    metadata_list: str | None = option(None, help="text file with one metadata name per line (instead of metadata)")
+    metadata_list: str | None = option(None, path=True, help="text file with one metadata name per line (instead of metadata)")
     cache: bool | Literal["auto"] = option(
         AUTO, help="keep the set's decoded images in memory: true, false, or 'auto' (when they fit data.cache_budget)"
     )

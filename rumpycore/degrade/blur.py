@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..safety import user_path
 from ..errors import ConfigError
 from ..params import option
+from ..safety import user_path
 from .base import BuildContext, Metadata, Operation
 from .kernels import KernelPca, convolve, gaussian_kernels
 from .values import Range, quantize

@@ -13,9 +13,9 @@ from typing import Any
 
 import toml
 
-from ..safety import user_path
 from ..errors import ConfigError, UserError
 from ..params import option, parse
+from ..safety import user_path
 from .folder import OUTPUT_FORMATS, FolderJob
 from .pipeline import Pipeline, pipeline_entries
 

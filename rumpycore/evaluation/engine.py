@@ -20,23 +20,30 @@ import torch
 from torch.utils.data import Dataset
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from ..comparisons import (
+    Panel,
+    compose,
+    crop_box,
+    enlarge,
+    metric_caption,
+    png_bytes,
+    safe_name,
+)
 from ..config import resolve_metrics
 from ..data.images import list_images
 from ..data.loaders import eval_loader
 from ..data.paired import PairedParams, build_paired
 from ..errors import ConfigError, UserError
+from ..images import to_uint8
+from ..loggers.summary import csv_text
 from ..safety import folder_name, inside, remove, writable_folder
 from ..scratch import clean_stale, scratch_path
-from ..loggers.samples import png_bytes, safe_name
-from ..loggers.summary import csv_text
-from ..images import to_uint8
 from ..specs import DatasetContext, MetricContext
 from ..tasks.base import batch_to_device
 from ..training.devices import resolve_device
 from .metadata import SplitValues, attach_csv, metadata_predictor, needed_metadata
 from .models import Predictor, build_predictors
 from .options import WHERE, LoadedOptions
-from .report import Panel, compose, crop_box, enlarge, metric_caption
 
 DEFAULT_METRICS = ["PSNR", "SSIM"]
 

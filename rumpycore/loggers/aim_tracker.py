@@ -16,13 +16,16 @@ from typing import Any
 
 from ..params import option
 from .base import Logger, LoggerContext
+from .steps import StepMeans
 
 
 @dataclass
 class AimParams:
     """``[training.logger_params.aim]``."""
 
-    system_tracking_interval: int = option(60, min=1, help="seconds between CPU/memory/GPU samples")
+    system_tracking_interval: int = option(60, min=1, max=86400, help="seconds between CPU/memory/GPU samples")
+    step_loss_every: int = option(10, min=1, max=1_000_000,
+                                  help="steps per tracked train_loss_step value (the mean loss of those steps)")
 
 
 def metric_name(column: str) -> str:
@@ -38,14 +41,22 @@ class AimLogger(Logger):
         self.ctx = ctx
         self.run: Any = None
         self.run_hash: str | None = None
+        self.reference: Mapping[str, float] = {}
+        self.reference_name: str | None = None
+        self.step_means = StepMeans(params.step_loss_every)
 
     def state_dict(self) -> dict:
-        """The Aim run hash, so that a resume continues the same run."""
-        return {"run_hash": self.run_hash} if self.run_hash else {}
+        """The Aim run hash, so that a resume continues the same run, and the steps of an
+        unfinished run of per-step losses."""
+        state: dict[str, Any] = {"step_means": self.step_means.state_dict()}
+        if self.run_hash:
+            state["run_hash"] = self.run_hash
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Remember the Aim run of the run being resumed."""
         self.run_hash = state.get("run_hash")
+        self.step_means.load_state_dict(state.get("step_means", {}))
 
     def run_start(self, info):
         try:
@@ -60,6 +71,9 @@ class AimLogger(Logger):
         self.run["hparams"] = dict(info.hparams)
         self.run["rumpy"] = {"experiment": self.ctx.experiment, "folder": str(self.ctx.folder),
                              "task": self.ctx.task, "parameters": info.num_parameters, "device": info.device}
+        self.reference, self.reference_name = info.reference, info.reference_name
+        if self.reference:
+            self.run["reference"] = {"name": self.reference_name, **self.reference}
         if not reopened:
             for row in info.history:
                 self._track_row(row)
@@ -85,6 +99,14 @@ class AimLogger(Logger):
         for column, value in row.items():
             if column != "epoch" and value is not None:
                 self.run.track(float(value), name=metric_name(column), step=epoch, epoch=epoch)
+                if column in self.reference:  # a flat line to compare with, in the same chart's context
+                    self.run.track(self.reference[column], name=metric_name(column), step=epoch, epoch=epoch,
+                                   context={"reference": self.reference_name})
+
+    def step_end(self, step):
+        mean = self.step_means.add(step)
+        if mean is not None and self.run is not None:
+            self.run.track(mean, name="train_loss_step", step=step.step, epoch=step.epoch)
 
     def epoch_end(self, epoch, row, history):
         if self.run is not None:
@@ -95,9 +117,14 @@ class AimLogger(Logger):
             return
         from aim import Image
 
+        from .samples import caption, comparison
+
         for sample in samples:
-            self.run.track(Image(sample.output, caption=sample.name), name="samples", step=epoch, epoch=epoch,
-                           context={"image": sample.name})
+            lines = [caption(sample, label) for label in sample.scores]
+            image = comparison(sample, epoch, self.reference_name or "bicubic") if sample.reference is not None \
+                else sample.output
+            self.run.track(Image(image, caption=f"{sample.name}: " + "; ".join(lines)), name="samples", step=epoch,
+                           epoch=epoch, context={"image": sample.name})
 
     def run_end(self, status):
         if self.run is not None:

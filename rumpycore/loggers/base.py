@@ -18,7 +18,7 @@ import torch
 
 from ..callbacks.base import Callback, RunInfo, StepInfo
 
-__all__ = ["Logger", "LoggerContext", "RunInfo"]
+__all__ = ["Logger", "LoggerContext", "RunInfo", "StepInfo"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class LoggerContext:
     experiment (or branch) folder this run writes to, ``results`` its ``result_outputs/``;
     ``config`` is the resolved config as written to ``config.toml``; ``task`` the task's name;
     ``save_loc`` the experiments' parent folder and ``aim_home`` the Aim repository;
-    ``metric_directions`` maps metric names to higher-is-better.
+    ``metric_directions`` maps metric names to higher-is-better; ``best_metric`` is the summary
+    column that picks the best epoch.
     """
 
     experiment: str
@@ -41,6 +42,7 @@ class LoggerContext:
     save_loc: Path
     aim_home: Path
     metric_directions: Mapping[str, bool] = field(default_factory=dict)
+    best_metric: str | None = None
 
 
 class Logger(Callback):
@@ -49,8 +51,11 @@ class Logger(Callback):
     ``run_start`` must return quickly. ``run_id`` in :class:`RunInfo` stays the same across
     resumes of one folder. A logger that must remember something across a resume (a
     tracker's run id) defines ``state_dict()`` and ``load_state_dict(state)``: the state is
-    stored in every checkpoint and handed back when a run resumes in the same folder.
+    stored in every checkpoint and handed back when a run resumes in the same folder, and
+    also in a branch when ``branch_state`` is true (a record that a branch continues).
     """
+
+    branch_state = False
 
     def step_end(self, step: StepInfo) -> None:
         self.batch_end(step.epoch, step.index, step.terms["loss"], step.data_wait)

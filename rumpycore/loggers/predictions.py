@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from ..comparisons import safe_name
 from .base import Logger, LoggerContext
 from .plots import plt
-from .samples import safe_name
 from .summary import csv_text
 
 TRUE, PREDICTED = "_true", "_predicted"

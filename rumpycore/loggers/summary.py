@@ -40,16 +40,25 @@ def summary_text(history: Sequence[Mapping[str, float]]) -> str:
 
 
 def read_summary(path: Path) -> list[dict[str, float]]:
-    """Read a summary.csv back into rows (empty cells are left out of a row)."""
+    """Read a summary.csv (or reference.csv) back into rows: numbers as numbers, ``epoch`` as an
+    integer, other text as it is; empty cells are left out of a row."""
     rows = []
     with open(path, newline="") as handle:
         for record in csv.DictReader(handle):
             row: dict[str, float] = {}
             for key, text in record.items():
-                if text not in ("", None):
+                if text in ("", None):
+                    continue
+                try:
                     row[key] = int(text) if key == "epoch" else float(text)
+                except ValueError:
+                    row[key] = text
             rows.append(row)
     return rows
+
+
+REFERENCE = "reference.csv"
+"""Beside ``summary.csv``: the task's reference (bicubic upscaling) under the same ``val-*`` columns."""
 
 
 class SummaryLogger(Logger):
@@ -62,6 +71,9 @@ class SummaryLogger(Logger):
     def run_start(self, info):
         if info.history:
             atomic_write_text(self.path, summary_text(info.history))
+        if info.reference:  # measured anew by every start, from the same eval sets: the same values
+            atomic_write_text(self.path.with_name(REFERENCE), csv_text([{"reference": info.reference_name,
+                                                                        **info.reference}]))
 
     def checkpoint(self, epoch, path, history):
         atomic_write_text(self.path, summary_text(history))

@@ -69,7 +69,9 @@ class PerceptualLoss(torch.nn.Module):
 
     def __init__(self, params: PerceptualParams) -> None:
         super().__init__()
-        from torchvision.models import vgg19  # imported on use: torchvision takes seconds to import
+        from torchvision.models import (
+            vgg19,  # imported on use: torchvision takes seconds to import
+        )
 
         features = vgg19(weights=None).features
         if params.pretrained:

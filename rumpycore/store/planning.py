@@ -15,8 +15,24 @@ from pathlib import Path
 from ..atomic import atomic_write_text
 from ..errors import ConfigError, UserError
 from ..lock import LOCK_FILE, DirectoryLock, ExperimentLock, lock_holder
-from ..safety import RESERVED_NAMES, first_missing, folder_name, inside, real, remove, writable_folder
-from .layout import MODELS, RESULTS, SUMMARY, checkpoint_name, interrupted_name, resolve_epoch, saved_epochs
+from ..safety import (
+    RESERVED_NAMES,
+    first_missing,
+    folder_name,
+    inside,
+    real,
+    remove,
+    writable_folder,
+)
+from .layout import (
+    MODELS,
+    RESULTS,
+    SUMMARY,
+    checkpoint_name,
+    interrupted_name,
+    resolve_epoch,
+    saved_epochs,
+)
 
 
 def _has_content(folder: Path) -> bool:

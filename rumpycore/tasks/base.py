@@ -15,12 +15,16 @@ from ..data.metadata import MetadataScaling
 
 @dataclass
 class Sample:
-    """One evaluation image for sample logging: input, output and target as uint8 HxWx3."""
+    """One evaluation image for sample logging: input, output, target and (for super-resolution)
+    the bicubic reference as uint8 HxWx3, and each one's metric values for this image by label
+    (``{"SR": {"PSNR": ...}, "bicubic": {...}}``)."""
 
     name: str
     lr: np.ndarray
     output: np.ndarray
     target: np.ndarray | None
+    reference: np.ndarray | None = None
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +145,11 @@ class Task:
     def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Evaluate on every eval set (loaders by set id): statistics, samples and per-image rows."""
         raise NotImplementedError
+
+    def reference(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> tuple[str, dict[str, float]] | None:
+        """A baseline the run should beat, measured once on the eval sets as ``evaluate`` measures
+        (its name and summary statistics under the same ``val-*`` columns), or None."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         """State of the task beyond its networks (stored in every checkpoint)."""

@@ -19,7 +19,14 @@ import torch
 
 from ..data.images import natural_key
 from ..data.metadata import value_labels
-from .base import EvalResult, StepOutput, Task, TaskContext, batch_to_device, summarise_sets
+from .base import (
+    EvalResult,
+    StepOutput,
+    Task,
+    TaskContext,
+    batch_to_device,
+    summarise_sets,
+)
 
 
 class RegressionTask(Task):

@@ -51,9 +51,10 @@ class Network:
         return self.step.optimizer if self.step is not None else None
 
     @property
-    def learning_rate(self) -> float:
-        """The optimizer's current learning rate."""
-        return float(self.optimizer.param_groups[0]["lr"])
+    def rate(self) -> float | torch.Tensor:
+        """The learning rate the next step uses, as the optimizer holds it (a device tensor when
+        the step is a captured CUDA graph, so reading it never waits for the device)."""
+        return self.optimizer.param_groups[0]["lr"]
 
     def minimise(self, loss_of: LossOf, batch: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], bool]:
         """One step: ``loss_of(batch)`` under the run's precision, backward, clipping, the optimizer
@@ -124,11 +125,12 @@ def build_optimizer(network: NetworkConfig, module: torch.nn.Module, speed: Spee
 
 
 def build_scheduler(network: NetworkConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
-                    num_epochs: int, captured_step: bool = False) -> tuple[Any, str]:
-    """The network's scheduler (or None) and whether it steps per ``batch`` or ``epoch``."""
+                    num_epochs: int, captured_step: bool = False, total_steps: int | None = None) -> tuple[Any, str]:
+    """The network's scheduler (or None) and whether it steps per ``batch`` or ``epoch`` (with
+    ``num_iterations``, an evaluation period counts as an epoch)."""
     if network.scheduler is None:
         return None, "batch"
-    ctx = SchedulerContext(steps_per_epoch, num_epochs, network.training.lr, captured_step)
+    ctx = SchedulerContext(steps_per_epoch, num_epochs, network.training.lr, captured_step, total_steps)
     spec = network.scheduler.spec
     return spec.build(optimizer, network.scheduler_params, ctx), spec.interval
 
@@ -153,8 +155,9 @@ def build_networks(config: RunConfig, metadata_dims: Mapping[str, int], device: 
         if speed.compile:
             forward = torch.compile(forward, backend=speed.compile_backend)
         optimizer = build_optimizer(network, module, speed, device)
-        scheduler, interval = build_scheduler(network, optimizer, steps_per_epoch, config.training.target_epoch,
-                                              speed.cuda_graph)
+        training = config.training
+        scheduler, interval = build_scheduler(network, optimizer, training.period or steps_per_epoch,
+                                              training.target_epoch, speed.cuda_graph, training.num_iterations)
         step_type = GraphStep if speed.cuda_graph else EagerStep
         step = step_type([p for p in module.parameters() if p.requires_grad], optimizer, scheduler,
                          interval == "batch", network.training.grad_clip or None, speed, device, skip_if=skip_if)

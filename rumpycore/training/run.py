@@ -7,6 +7,7 @@ then claims the folder and hands the run to the :class:`~rumpycore.training.trai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,23 @@ from ..errors import ConfigError
 from ..loggers.base import LoggerContext
 from ..tasks.base import Task, TaskContext
 from .devices import resolve_device
-from .distributed import Distributed, from_environment, local_rank_from_environment, relaunch_under_torchrun, shutdown
+from .distributed import (
+    Distributed,
+    from_environment,
+    local_rank_from_environment,
+    relaunch_under_torchrun,
+    shutdown,
+)
 from .networks import Network, build_networks, count_parameters
-from .setup import DataBundle, Loaders, build_datasets, build_loaders, build_metrics, check_eval_sizes, metric_directions
+from .setup import (
+    DataBundle,
+    Loaders,
+    build_datasets,
+    build_loaders,
+    build_metrics,
+    check_eval_sizes,
+    metric_directions,
+)
 from .speed import SpeedSettings, apply_backend_flags
 from .speed import resolve as speed_settings
 from .trainer import Trainer
@@ -40,7 +55,10 @@ class TrainResult:
     epoch: int
     is_main: bool = True
     stopped_by: str | None = None
+    stopped_at: tuple[int, int, int] | None = None
+    """Where an interrupted run stopped: epoch, batches done, batches in that epoch."""
     saved_state: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
@@ -93,7 +111,7 @@ def _callbacks(config: RunConfig, plan: store.ExperimentPlan, networks: dict[str
         logger_ctx = LoggerContext(
             experiment=config.experiment, group=config.experiment_group, folder=plan.folder, results=plan.results,
             config=resolved, task=config.task_name, save_loc=config.save_loc, aim_home=config.aim_home,
-            metric_directions=directions)
+            metric_directions=directions, best_metric=config.best_metric)
         members += [(c.name, c.logger.spec.build(c.params, logger_ctx), True) for c in config.loggers]
 
     def any_rank(flag: torch.Tensor) -> bool:
@@ -163,6 +181,7 @@ def _train(run: Run) -> TrainResult:
     if trainer.state.epoch >= run.config.training.target_epoch:
         raise ConfigError(f"training.num_epochs: {run.config.training.target_epoch} is not beyond the resumed epoch "
                           f"{trainer.state.epoch}; raise num_epochs to train further")
+    started = time.perf_counter()
     claim = plan.claim() if ddp.is_main else None
     try:
         if claim is not None:
@@ -178,8 +197,8 @@ def _train(run: Run) -> TrainResult:
     # every rank leaves together: a rank that tears down its process group while rank 0 is
     # still writing files can abort inside the communication library
     ddp.barrier()
-    return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by,
-                       trainer.interrupted_state)
+    return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by, trainer.stopped_at,
+                       trainer.interrupted_state, time.perf_counter() - started)
 
 
 def parameter_counts(config: RunConfig) -> dict[str, int]:

@@ -82,11 +82,10 @@ def one_cycle(optimizer, p: OneCycleParams, ctx: SchedulerContext):
     if p.cycle_momentum and ctx.captured_step:
         raise ConfigError("model.internal_params.scheduler_params.cycle_momentum: a CUDA-graph step keeps Adam's "
                           "beta1 fixed at capture; set cycle_momentum = false or training.cuda_graph = false")
-    run_steps = ctx.steps_per_epoch * ctx.num_epochs
+    run_steps = ctx.run_steps
     if p.total_steps is not None and p.total_steps < run_steps:
         raise ConfigError(f"model.internal_params.scheduler_params.total_steps: {p.total_steps} is fewer than the "
-                          f"{run_steps} batches of the run ({ctx.num_epochs} epochs of {ctx.steps_per_epoch}); "
-                          f"raise it or leave it out to span the run")
+                          f"{run_steps} batches of the run; raise it or leave it out to span the run")
     kind = lr_scheduler.OneCycleLR if p.total_steps is not None else RunLengthCycle
     return kind(optimizer, max_lr=p.lr_max, total_steps=p.total_steps or run_steps, anneal_strategy=p.anneal_strategy,
                 pct_start=p.pct_start, cycle_momentum=p.cycle_momentum)

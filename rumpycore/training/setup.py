@@ -12,10 +12,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import RunConfig
-from ..errors import ConfigError
 from ..data import cache
-from ..data.loaders import ConcatSets, default_threads, default_workers, eval_loader, train_loader
+from ..data.loaders import (
+    ConcatSets,
+    default_threads,
+    default_workers,
+    eval_loader,
+    train_loader,
+)
 from ..data.metadata import MetadataScaling, ScaledMetadata
+from ..errors import ConfigError
 from ..specs import DatasetContext, MetricContext
 
 

@@ -31,24 +31,60 @@ from .interrupt import StopSignals, TrainingInterrupted
 
 @dataclass
 class RunState:
-    """What a checkpoint restores: position in training, history and the run's identity."""
+    """What a checkpoint restores: position in training (epoch, optimizer steps, and the data:
+    its epoch and the batches drawn from it), history and the run's identity."""
 
     epoch: int = 0
     step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    position: tuple[int, int] = (1, 0)
+
+
+class BatchStream:
+    """The training loader's batches in order across the data's epochs, from a position: the
+    data epoch and how many of its batches were drawn (each data epoch's order and crops are
+    seeded by it, so any position is replayed exactly)."""
+
+    def __init__(self, loader: Any, position: tuple[int, int]) -> None:
+        self.loader = loader
+        self.length = len(loader)
+        self.data_epoch, self.offset = position
+        self._batches: Any = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """The data epoch and the batches drawn from it."""
+        return self.data_epoch, self.offset
+
+    def seek(self, data_epoch: int, offset: int) -> None:
+        """Continue from ``offset`` batches into data epoch ``data_epoch``."""
+        if (data_epoch, offset) != self.position or self._batches is None:
+            self.data_epoch, self.offset, self._batches = data_epoch, offset, None
+
+    def __next__(self) -> Any:
+        if self.offset >= self.length:
+            self.data_epoch, self.offset, self._batches = self.data_epoch + 1, 0, None
+        if self._batches is None:
+            self.loader.sampler.set_epoch(self.data_epoch, skip=self.offset * self.loader.batch_size)
+            self._batches = iter(self.loader)
+        batch = next(self._batches)
+        self.offset += 1
+        return batch
 
 
 @dataclass
 class EpochProgress:
-    """How far the current epoch got: batches done, their loss terms' sums (on the device), batches
-    skipped, seconds spent waiting for data."""
+    """How far the current epoch got: batches done, the sums of their loss terms and of each
+    network's learning rate (on the device), batches skipped, seconds spent waiting for data."""
 
     epoch: int
     batches: int = 0
     sums: dict[str, Any] = field(default_factory=dict)
     skipped: int = 0
     data_wait: float = 0.0
+    rates: dict[str, Any] = field(default_factory=dict)
+    total: int = 0  # batches in the whole epoch
 
 
 class Trainer:
@@ -63,8 +99,10 @@ class Trainer:
         self.resume_progress: EpochProgress | None = None
         self.signals: StopSignals | None = None
         self.stopped_by: str | None = None
+        self.stopped_at: tuple[int, int, int] | None = None  # epoch, batches done, batches in it
         self.interrupted_state: str | None = None
         self.saved_any = False  # whether this run has written a checkpoint (a failed start undoes its folder)
+        self.stream: BatchStream | None = None
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -91,6 +129,7 @@ class Trainer:
             "callbacks": run.callbacks.state_dict(),
             "rng": checkpoints.rng_state(),
             "history": [dict(row) for row in self.state.history],
+            "position": list(self.state.position),
             "config": run.resolved_config,
             "metadata": run.data.metadata_info,
             "versions": versions,
@@ -133,14 +172,17 @@ class Trainer:
         run.callbacks.load_state_dict(state.get("callbacks", {}), in_place)
         checkpoints.restore_rng_state(state["rng"])
         epoch = int(state["epoch"])
+        # checkpoints written before the data position was kept are all at the end of a data epoch
+        position = tuple(state.get("position", (epoch, len(run.loaders.train))))
         self.state = RunState(epoch=epoch, step=int(state["step"]),
                               history=[dict(r) for r in state["history"] if r["epoch"] <= epoch],
-                              run_id=state["run_id"] if in_place else uuid.uuid4().hex)
+                              run_id=state["run_id"] if in_place else uuid.uuid4().hex, position=position)
         partial = state.get("partial")
         if partial is not None:
             sums = {"loss": float(partial["loss_sum"]), **{k: float(v) for k, v in partial.get("sums", {}).items()}}
+            rates = {k: float(v) for k, v in partial.get("rates", {}).items()}
             self.resume_progress = EpochProgress(int(partial["epoch"]), int(partial["batches"]), sums,
-                                                 int(partial["skipped"]))
+                                                 int(partial["skipped"]), rates=rates)
 
     def _save(self, epoch: int) -> None:
         plan = self.run.plan
@@ -157,7 +199,8 @@ class Trainer:
         if progress is not None:
             state["partial"] = {"epoch": progress.epoch, "batches": progress.batches,
                                 "loss_sum": float(progress.sums.get("loss", 0.0)), "skipped": progress.skipped,
-                                "sums": {k: float(v) for k, v in progress.sums.items() if k != "loss"}}
+                                "sums": {k: float(v) for k, v in progress.sums.items() if k != "loss"},
+                                "rates": {k: float(v) for k, v in progress.rates.items()}}
         path = self.run.plan.models / interrupted_name(self.state.epoch)
         if self.run.ddp.is_main:
             checkpoints.save(path, state)
@@ -171,10 +214,13 @@ class Trainer:
         run = self.run
         target = run.config.training.target_epoch
         start = self.state.epoch + 1
+        self.stream = BatchStream(run.loaders.train, self.state.position)
+        reference_name, reference = self._reference()
         run.callbacks.run_start(RunInfo(
             start_epoch=start, target_epoch=target, history=list(self.state.history),
             resumed_from=self.state.epoch or None, num_parameters=run.num_parameters, device=str(run.device),
-            run_id=self.state.run_id, hparams=run.resolved_config))
+            run_id=self.state.run_id, hparams=run.resolved_config, reference=reference,
+            reference_name=reference_name))
         status = "failed"
         try:
             with StopSignals() as self.signals:
@@ -190,10 +236,20 @@ class Trainer:
         except TrainingInterrupted as stop:
             status = "interrupted"
             self.stopped_by = stop.signal_name
-            self.interrupted_state = self._save_interrupted() if self.progress is not None else None
+            if self.progress is not None:
+                progress = self.progress
+                self.stopped_at = (progress.epoch, progress.batches + progress.skipped, progress.total)
+                self.interrupted_state = self._save_interrupted()
         finally:
             run.callbacks.run_end(status)
         return status
+
+    @torch.no_grad()
+    def _reference(self) -> tuple[str | None, dict[str, float]]:
+        """The task's baseline on the eval sets, measured once per start (it does not train)."""
+        run = self.run
+        measured = run.task.reference(run.loaders.evals, run.metrics)
+        return measured if measured is not None else (None, {})
 
     def _run_epoch(self, epoch: int, target: int) -> None:
         run = self.run
@@ -201,10 +257,11 @@ class Trainer:
         progress = self._train_epoch(epoch)
         trained = time.perf_counter()
         batches = max(progress.batches, 1)
-        row: dict[str, float] = {"epoch": epoch, "train-loss": progress.sums["loss"] / batches}
+        row: dict[str, float] = {"epoch": epoch, "iteration": self.state.step,
+                                 "train-loss": progress.sums["loss"] / batches}
         row.update({f"train-{name}": total / batches for name, total in progress.sums.items() if name != "loss"})
-        for role, network in run.networks.items():
-            row["learning-rate" if role == run.config.primary.role else f"learning-rate-{role}"] = network.learning_rate
+        for role, rate_sum in progress.rates.items():  # the mean rate the epoch's steps used
+            row["learning-rate" if role == run.config.primary.role else f"learning-rate-{role}"] = rate_sum / batches
         if progress.skipped:
             row["skipped-batches"] = progress.skipped
         if epoch % run.config.training.eval_frequency == 0 or epoch == target:
@@ -221,26 +278,35 @@ class Trainer:
         self._save(epoch)  # after epoch_end, so the callbacks' state it stores includes this epoch
 
     def _train_epoch(self, epoch: int) -> EpochProgress:
+        """Train one epoch: a pass over the training data, or with ``num_iterations`` a period of
+        ``eval_every_iterations`` steps, which runs on across the data's epochs."""
         run = self.run
-        loader = run.loaders.train
+        training = run.config.training
         resume = self.resume_progress if self.resume_progress and self.resume_progress.epoch == epoch else None
         self.resume_progress = None
         progress = resume or EpochProgress(epoch, sums={"loss": 0.0})
         progress.sums = {k: torch.tensor(float(v), device=run.device, dtype=torch.float64)
                          for k, v in progress.sums.items()}
+        progress.rates = {role: torch.tensor(progress.rates.get(role, 0.0), device=run.device, dtype=torch.float64)
+                          for role in run.networks}
         self.progress = progress
-        loader.sampler.set_epoch(epoch, skip=(progress.batches + progress.skipped) * loader.batch_size)
+        stream = self.stream
+        if training.period is None:
+            stream.seek(epoch, progress.batches + progress.skipped)
+            progress.total = stream.length
+            more = lambda: stream.offset < stream.length  # noqa: E731
+        else:
+            end = min(epoch * training.period, training.num_iterations)
+            progress.total = end - (epoch - 1) * training.period
+            more = lambda: self.state.step < end  # noqa: E731
         for network in run.networks.values():
             network.forward.train()
-        run.callbacks.epoch_start(epoch, len(loader))
+        run.callbacks.epoch_start(epoch, progress.total)
         self.data_share.start_epoch()
-        batches = iter(loader)
-        while True:
+        while more():
             waited = time.perf_counter()
             try:
-                raw = next(batches)
-            except StopIteration:
-                break
+                raw = next(stream)
             except RuntimeError:
                 if self.signals is not None and self.signals.requested:
                     raise TrainingInterrupted(self.signals.requested) from None  # a stop that reached the workers too
@@ -248,17 +314,21 @@ class Trainer:
             waited = time.perf_counter() - waited
             progress.data_wait += waited
             stepped = time.perf_counter()
+            rates = {role: network.rate for role, network in run.networks.items()}
             terms, applied = run.task.train_step(run.task.to_device(raw))
-            self.data_share.step(time.perf_counter() - stepped, raw, loader.batch_size)
+            self.data_share.step(time.perf_counter() - stepped, raw, stream.loader.batch_size)
             self.state.step += applied
             if applied:
                 for name, value in terms.items():
                     total = progress.sums.get(name)
                     detached = value.detach().double()
                     progress.sums[name] = detached if total is None else total + detached
+                for role, rate in rates.items():
+                    progress.rates[role] += rate
                 progress.batches += 1
             else:
                 progress.skipped += 1
+            self.state.position = stream.position
             run.callbacks.step_end(StepInfo(epoch, progress.batches, self.state.step, terms, applied, waited))
             if self.signals is not None and self.signals.take_save_request():
                 run.callbacks.steps_end(epoch)
@@ -267,15 +337,16 @@ class Trainer:
                 run.callbacks.steps_end(epoch)
                 raise TrainingInterrupted(self.signals.requested or "stop")
         run.callbacks.steps_end(epoch)
-        names = sorted(progress.sums)
+        names, roles = sorted(progress.sums), list(progress.rates)
+        count = torch.tensor(float(progress.batches), device=run.device, dtype=torch.float64)
         totals = run.ddp.sum(torch.stack([progress.sums[name] for name in names]
-                                         + [torch.tensor(float(progress.batches), device=run.device,
-                                                         dtype=torch.float64)]))
-        if float(totals[-1]) == 0:
+                                         + [progress.rates[role] for role in roles] + [count])).tolist()
+        if totals[-1] == 0:
             raise ConfigError("data.batch_size: no complete training batch; lower batch_size or add images")
         for network in run.networks.values():
             network.end_epoch()
-        progress.sums = {name: float(total) for name, total in zip(names, totals[:-1])}
+        progress.sums = dict(zip(names, totals[: len(names)]))
+        progress.rates = dict(zip(roles, totals[len(names):-1]))
         progress.batches = int(totals[-1])
         return progress
 

@@ -1,13 +1,15 @@
-"""The files of an evaluation: per-image and summary CSVs, and comparison images."""
+"""Comparison images (centre crops side by side with their metric values, as ``rumpy eval`` and
+training samples draw them) and how images become files."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
 
 COMPARISON_CROP = 192  # HR pixels a side of the crop shown per panel
 _CAPTION_LINE = 12
@@ -40,7 +42,8 @@ def compose(panels: Sequence[Panel], title: str) -> np.ndarray:
     font = ImageFont.load_default()
     size = panels[0].image.shape[0]
     lines = max(len(p.caption) for p in panels)
-    width = len(panels) * size + (len(panels) + 1) * _GAP
+    title_width = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=font))
+    width = max(len(panels) * size + (len(panels) + 1) * _GAP, title_width + 2 * _GAP)
     height = _CAPTION_LINE + 2 * _GAP + size + lines * _CAPTION_LINE + _GAP
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
@@ -57,3 +60,15 @@ def compose(panels: Sequence[Panel], title: str) -> np.ndarray:
 def enlarge(image: np.ndarray, size: int) -> np.ndarray:
     """Nearest-neighbour enlargement (shows the LR pixels as they are)."""
     return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode a uint8 image as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def safe_name(name: str) -> str:
+    """An image's file stem: its name with folder separators flattened."""
+    return Path(name).with_suffix("").as_posix().replace("/", "_")
