@@ -113,6 +113,7 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
         ddp.barrier()
         status = trainer.fit()
     finally:
+        loaders.close()
         lock.release()
     # every rank leaves together: a rank that tears down its process group while rank 0 is
     # still writing files can abort inside the communication library

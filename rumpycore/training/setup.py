@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..data.loaders import ConcatSets, default_workers, eval_loader, train_loader
+from ..data.loaders import ConcatSets, default_workers, eval_loader, stop_workers, train_loader
 from ..data.metadata import MetadataScaling, ScaledMetadata
 from ..specs import DatasetContext, MetricContext, ModelContext, SchedulerContext
 from ..tasks.regression import RegressionTask
@@ -150,6 +150,11 @@ class Loaders:
 
     train: DataLoader
     evals: dict[str, DataLoader]
+
+    def close(self) -> None:
+        """Stop the worker processes of every loader."""
+        for loader in (self.train, *self.evals.values()):
+            stop_workers(loader)
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
