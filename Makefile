@@ -14,8 +14,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# pinned first so that nothing below can pull another (multi-GB) torch release
-	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	# pinned first so that nothing below can pull another (multi-GB) torch release; not quiet,
+	# so the long download shows its progress bar
+	$(BIN)/python -m pip install --progress-bar on torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install --quiet -e ".[test,demo]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
