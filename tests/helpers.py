@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rumpycore.cli import cli, run
 
@@ -36,3 +37,18 @@ def assert_stopped_with_error(code: int, stderr: str, *expected: str) -> None:
     assert len(errors) == 1 and lines[-1] == errors[0], stderr
     for text in expected:
         assert text in errors[0], errors[0]
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same weights, Adam state, scheduler state and step; a side with
+    fewer weights or optimizer entries than the other fails."""
+    assert a["model"] and a["model"].keys() == b["model"].keys()
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    states = zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True)
+    for state_a, state_b in states:
+        assert state_a.keys() == state_b.keys()
+        for key in state_a:
+            assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), key
+    assert a["optimizer"]["state"], "no optimizer state: no step was taken"
+    assert a["scheduler"] == b["scheduler"] and a["step"] == b["step"]

@@ -20,7 +20,7 @@ from rumpycore.plugins import host, reset_host
 from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
 from rumpycore.training.history import best_row, direction_lookup, evaluations_without_improvement
 
-from .helpers import assert_one_line_error, invoke
+from .helpers import assert_one_line_error, assert_same_state, invoke
 
 
 def summary(folder):
@@ -33,16 +33,6 @@ def untimed(rows):
 
 def checkpoint(folder, epoch):
     return torch.load(folder / "saved_models" / f"train_model_{epoch}.pt", map_location="cpu", weights_only=True)
-
-
-def assert_same_state(a, b):
-    for part in ("model",):
-        for key in a[part]:
-            assert torch.equal(a[part][key], b[part][key]), key
-    for state_a, state_b in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
-        for key in state_a:
-            assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), key
-    assert a["scheduler"] == b["scheduler"] and a["step"] == b["step"]
 
 
 def train(capsys, config, path, *extra):
@@ -70,6 +60,11 @@ def test_resume_gives_the_same_checkpoints_and_summary(tiny_config, tmp_path, ca
     for epoch in (2, 3):
         assert_same_state(checkpoint(a, epoch), checkpoint(b, epoch))
     assert (b / "config.toml").is_file() and (b / "config_from_epoch_2.toml").is_file()
+    state = checkpoint(a, 3)
+    for emptied in ({**state, "optimizer": {**state["optimizer"], "state": {}}}, {**state, "model": {}}):
+        for first, second in ((state, emptied), (emptied, state)):
+            with pytest.raises((AssertionError, ValueError)):  # the comparison cannot pass vacuously
+                assert_same_state(first, second)
 
 
 def test_branching_never_destroys_later_results(tiny_config, tmp_path, capsys):
@@ -280,7 +275,7 @@ def test_two_process_ddp_matches_one_process(tiny_config, tmp_path, capsys):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("finished epoch 2") == 1  # only rank 0 reports and writes
     one, two = summary(tmp_path / "runs" / "single"), summary(tmp_path / "runs" / "ddp")
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         for column in ("train-loss", "val-loss", "val-PSNR", "val-SSIM"):
             assert b[column] == pytest.approx(a[column], rel=1e-5, abs=1e-6), column
 

@@ -26,7 +26,7 @@ from rumpycore.plugins import host, reset_host
 from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
 from rumpycore.training import checkpoint as ckpt
 
-from .helpers import assert_one_line_error, assert_stopped_with_error, invoke
+from .helpers import assert_one_line_error, assert_same_state, assert_stopped_with_error, invoke
 
 
 def train(capsys, config, path, *extra):
@@ -299,12 +299,7 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
     assert not list(folder.rglob(".*.tmp"))
     reference, killed = (ckpt.load(tmp_path / "runs" / name / "saved_models" / f"train_model_{epochs}.pt")
                          for name in ("reference", "killed"))
-    for part in ("model",):
-        for key in reference[part]:
-            assert torch.equal(reference[part][key], killed[part][key]), key
-    assert reference["step"] == killed["step"] and reference["scheduler"] == killed["scheduler"]
-    for a, b in zip(reference["optimizer"]["state"].values(), killed["optimizer"]["state"].values()):
-        assert all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
+    assert_same_state(reference, killed)
     untimed = [[{k: v for k, v in r.items() if not k.endswith("-time")}
                 for r in read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")]
                for name in ("reference", "killed")]
