@@ -9,9 +9,10 @@ Plugins import what they need from here::
         register(rumpycore.ModelSpec(name="MyNet", build=..., params=MyParams))
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import ConfigError, DataError, PluginError, UserError
 from .hookspecs import hookimpl
-from .metrics.base import Metric
 from .params import option
 from .specs import (
     DatasetContext,
@@ -26,13 +27,32 @@ from .specs import (
     SchedulerSpec,
 )
 
+if TYPE_CHECKING:
+    from .loggers.base import LoggerContext
+    from .metrics.base import Metric
+
 __version__ = "0.1.0"
+
+# Exports that import torch load on first use, so that `rumpy --help` starts quickly.
+_LAZY = {"Metric": "metrics.base", "LoggerContext": "loggers.base"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",
     "DataError",
     "DatasetContext",
     "DatasetSpec",
+    "LoggerContext",
     "LoggerSpec",
     "Metric",
     "MetricContext",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import toml
 
-from .. import config as cfg
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 
 def train_options(command):
@@ -34,8 +35,10 @@ def train_options(command):
 
 
 def load_config(parameters: Path, num_epochs, gpu, sp_gpu, seed, continue_from_epoch, overwrite_data,
-                experiment_name, sets) -> cfg.RunConfig:
+                experiment_name, sets) -> RunConfig:
     """Read the config with the command-line overrides applied."""
+    from .. import config as cfg
+
     overrides = {
         "num_epochs": num_epochs,
         "gpu": gpu.lower() if gpu else None,
@@ -75,6 +78,8 @@ def train(**options) -> None:
 @train_options
 def check(**options) -> None:
     """Validate a config and print it resolved (defaults filled in), without training or writing."""
+    import toml
+
     from ..training.run import parameter_count
 
     config = load_config(**options)
