@@ -239,20 +239,29 @@ class RunConfig:
         return f"val-{first}" if first.upper() in (m.name.upper() for m in self.metrics) else "val-loss"
 
     def resolved(self) -> dict:
-        """The config with every default filled in, as written to the experiment folder."""
+        """The config with every default filled in (the model's, the scheduler's, and those of the
+        metrics and loggers the run uses), as written to the experiment folder."""
         model_table = {"name": self.model.spec.name, "internal_params": {}}
         internal = model_table["internal_params"]
         internal.update(_without_none(asdict(self.general)))
         internal.update(_without_none(asdict(self.model_params)))
         if self.raw.get("model", {}).get("internal_params", {}).get("optimizer_params") is not None:
             internal["optimizer_params"] = asdict(self.optimizer)
+        if self.scheduler is not None:
+            internal["scheduler_params"] = _without_none(asdict(self.scheduler_params))
         data = _without_none(asdict(self.data))
         data["training_sets"] = {s.set_id: _set_table(s) for s in self.training_sets}
         data["eval_sets"] = {s.set_id: _set_table(s) for s in self.eval_sets}
         out: dict[str, Any] = {"experiment": self.experiment, "experiment_save_loc": str(self.save_loc)}
         if self.experiment_group:
             out["experiment_group"] = self.experiment_group
-        out["training"] = _without_none(asdict(self.training))
+        training = _without_none(asdict(self.training))
+        for key, choices in (("metric_params", self.metrics), ("logger_params", self.loggers)):
+            training.pop(key, None)
+            tables = _without_none({c.name: _without_none(asdict(c.params)) for c in choices})
+            if tables:
+                training[key] = tables
+        out["training"] = training
         out["model"] = model_table
         out["data"] = data
         return out

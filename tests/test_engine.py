@@ -251,7 +251,7 @@ def test_aim_run_is_real_and_continues_on_resume(tiny_config, tmp_path, capsys):
     assert {"train_loss", "learning_rate", "val_SSIM", "epoch_time"} <= set(metrics)
     assert any(name.startswith("__system__") for name in metrics)
     images = [(name, ctx.to_dict()) for name, ctx, _ in run.iter_sequence_info_by_type(("aim.image", "list(aim.image)"))]
-    assert images == [("samples", {"image": "bridge"})]
+    assert images == [("samples", {"image": "gray"})]
 
 
 def test_aim_failing_to_start_does_not_stop_training(tiny_config, tmp_path, capsys):

@@ -125,7 +125,7 @@ def test_a_resumed_run_removes_what_a_killed_write_left(tiny_config, tmp_path, c
     folder = tmp_path / "runs" / "tiny"
     leftovers = [folder / "saved_models" / ".train_model_2.pt.k2j4.tmp",
                  folder / "result_outputs" / ".summary.csv.x81a.tmp",
-                 folder / "result_outputs" / "epoch_1_samples" / ".bridge_comparison.png.gk73.tmp"]
+                 folder / "result_outputs" / "epoch_1_samples" / ".gray_comparison.png.gk73.tmp"]
     for leftover in leftovers:
         leftover.write_bytes(b"half a write")
     train(capsys, config, path, "--continue_from_epoch", "last")

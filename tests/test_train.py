@@ -44,7 +44,7 @@ def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
     for name in ("loss_plots.png", "loss_plots.pdf"):
         assert (folder / "result_outputs" / name).stat().st_size > 1000
     samples = sorted(p.name for p in (folder / "result_outputs" / "epoch_2_samples").iterdir())
-    assert samples == ["bridge.png", "bridge_comparison.png", "lenna.png", "lenna_comparison.png"]
+    assert samples == ["gray.png", "gray_comparison.png", "rgb.png", "rgb_comparison.png"]
 
 
 def test_same_seed_gives_identical_results(tiny_config, tmp_path):

@@ -76,13 +76,24 @@ def train(**options) -> None:
 
 @click.command()
 @train_options
-def check(**options) -> None:
-    """Validate a config and print it resolved (defaults filled in), without training or writing."""
+@click.option("--no-data", "--no_data", "no_data", is_flag=True,
+              help="Validate the config alone: the data folders need not exist and are not read.")
+def check(no_data: bool, **options) -> None:
+    """Validate a config and print it resolved (defaults filled in), without training or writing.
+
+    The data sets are scanned and checked too, unless --no-data is given.
+    """
     import toml
 
-    from ..training.run import parameter_count
+    from ..training.setup import build_datasets, build_model, count_parameters
 
     config = load_config(**options)
-    count = parameter_count(config)
+    # a metadata-conditioned model's size depends on how many values the data gives each name
+    dims = None if no_data and config.model_metadata else {} if no_data else build_datasets(config).metadata_dims
     sys.stdout.write(toml.dumps(config.resolved()))
-    click.echo(f"\n# model {config.model.spec.name}: {count:,} trainable parameters")
+    name = config.model.spec.name
+    if dims is None:
+        click.echo(f"\n# model {name}: its size depends on the metadata in the data; check without --no-data "
+                   f"to count its parameters")
+    else:
+        click.echo(f"\n# model {name}: {count_parameters(build_model(config, dims)):,} trainable parameters")

@@ -120,11 +120,3 @@ def _train(config: RunConfig, device, ddp: Distributed) -> TrainResult:
     ddp.barrier()
     return TrainResult(status, plan.folder, trainer.state.epoch, ddp.is_main, trainer.stopped_by,
                        trainer.interrupted_state)
-
-
-def parameter_count(config: RunConfig) -> int:
-    """Trainable parameters of the configured model, built on the CPU without data."""
-    data = build_datasets(config)
-    model = build_model(config, data.metadata_dims)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
