@@ -58,6 +58,14 @@ def test_eval_matches_the_val_metrics_logged_by_training(trained, sr_data, tmp_p
         assert rows["bicubic"]["PSNR"] < 100
 
 
+def test_the_same_checkpoint_named_twice_is_evaluated_once(trained, sr_data, tmp_path, capsys):
+    code, out, err = invoke(capsys, *eval_args(sr_data, tmp_path, "-me", trained, "last", "-me", trained, "2",
+                                               "--no_image_comparison", "--json"))
+    assert code == 0, err
+    assert [(row["model"], row["epoch"]) for row in json.loads(out)["summary"]] == [("bicubic", None), ("tiny", 2)]
+    assert f"rumpy eval: note: {trained} 2 is epoch 2, as is {trained} last; evaluated once" in err.splitlines()
+
+
 @needs_benchmark
 def test_eval_on_set5_matches_the_val_psnr_logged_for_set5(shared_data, sr_data, tmp_path, capsys):
     set5 = {"lr": str(shared_data / "Set5" / "LR_bicubic" / "X4"), "hr": str(shared_data / "Set5" / "HR")}
