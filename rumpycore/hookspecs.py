@@ -29,8 +29,10 @@ def register_models(register: Callable) -> None:
     Call ``register(ModelSpec(...))`` for each model. A :class:`rumpycore.ModelSpec` names
     the model, gives a ``build(params, context)`` factory returning a ``torch.nn.Module``,
     a params dataclass describing ``[model.internal_params]`` keys with types and defaults,
-    the task it solves (``"sisr"`` or ``"regression"``), the scales it supports, and the
-    inputs it needs beyond the image (``"metadata"``).
+    the task it solves (``"sisr"`` or ``"regression"``) and the scales it supports. Its
+    ``inputs`` are extra image inputs (``("lr_interp",)``: the LR image pre-upscaled to the HR
+    size instead of the LR image); the metadata a model consumes (or, for regression,
+    predicts) is its own field, ``metadata(params)``, returning the metadata names.
     """
 
 
@@ -48,10 +50,12 @@ def register_datasets(register: Callable) -> None:
 def register_metrics(register: Callable) -> None:
     """Register evaluation metrics usable in ``[training] metrics = [...]``.
 
-    Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a callable mapping a
-    batch of predictions and targets (float tensors on the training device) to one value per
-    image. The spec says whether higher values are better, which drives best-epoch selection
-    and early stopping, and which task's outputs the metric measures (``"sisr"`` images, or
+    Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a
+    :class:`rumpycore.Metric`: its ``values(prediction, target, batch)`` maps a batch of
+    predictions and targets (float tensors on the training device) and the batch dict to one
+    value (or row) per image, and its ``reduce(values)`` gives the reported number. The spec
+    says whether higher values are better, which drives best-epoch selection and early
+    stopping, and which task's outputs the metric measures (``"sisr"`` images, or
     ``"regression"`` predictions in the targets' original units).
     """
 
@@ -70,8 +74,8 @@ def register_schedulers(register: Callable) -> None:
 def register_loggers(register: Callable) -> None:
     """Register training loggers usable in ``[training] loggers = [...]``.
 
-    Call ``register(LoggerSpec(...))``. ``build(params, context)`` returns an object with
-    any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
+    Call ``register(LoggerSpec(...))``. ``build(params, context)`` gets a
+    :class:`rumpycore.LoggerContext` and returns an object with any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
     ``epoch_end``, ``samples``, ``per_image``, ``run_end``); the trainer calls them and never
     reaches into the logger otherwise.
     """

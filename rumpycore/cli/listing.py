@@ -144,8 +144,8 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def list_components(kinds: tuple[str, ...], as_json: bool) -> None:
     """List the installed components with their parameters, defaults and providers.
 
-    KINDS: any of models, datasets, metrics, schedulers, loggers (default: all). With --json,
-    a table of kind -> components.
+    KINDS: any of models, datasets, metrics, schedulers, loggers (default: all). --json prints
+    an object mapping each kind to its components.
     """
     _show([k.lower() for k in kinds] or list(KINDS), as_json, one_kind=False)
 

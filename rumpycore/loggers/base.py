@@ -16,11 +16,15 @@ from ..tasks.base import Sample
 
 @dataclass(frozen=True)
 class LoggerContext:
-    """What a logger factory learns about the run.
+    """What a logger factory learns about the run (exported as ``rumpycore.LoggerContext``).
 
-    ``folder`` is the experiment (or branch) folder this run writes to, ``results`` its
-    ``result_outputs/``. ``config`` is the resolved config as written to ``config.toml``.
-    ``metric_directions`` maps summary metric names to higher-is-better.
+    - ``experiment``: the experiment name; ``group``: its ``experiment_group`` (or None).
+    - ``folder``: the experiment (or branch) folder this run writes to; ``results``: its
+      ``result_outputs/``.
+    - ``config``: the resolved config, as written to ``config.toml``.
+    - ``task``: ``"sisr"`` or ``"regression"``.
+    - ``save_loc``: the ``experiment_save_loc`` folder; ``aim_home``: the Aim repository folder.
+    - ``metric_directions``: metric name (as in ``[training] metrics``) -> higher is better.
     """
 
     experiment: str
