@@ -17,7 +17,7 @@ from rumpycore.loggers.base import Logger
 from rumpycore.loggers.summary import read_summary
 from rumpycore.metrics.base import Metric
 from rumpycore.plugins import host, reset_host
-from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
+from rumpycore.testing import rumpy_executable, rumpy_in_process, sr_config, write_config
 from rumpycore.training.history import best_row, direction_lookup, evaluations_without_improvement
 
 from .helpers import assert_one_line_error, assert_same_state, invoke
@@ -292,7 +292,7 @@ def long_epochs(config: dict) -> dict:
 def uninterrupted(sr_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     config = long_epochs(sr_config(sr_data, folder / "runs", experiment="reference"))
-    result = run_rumpy("train", "--parameters", write_config(config, folder / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, folder / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     return folder / "runs" / "reference"
 
@@ -314,7 +314,7 @@ def test_signal_saves_a_resumable_state(uninterrupted, tiny_config, tmp_path, si
     assert "Traceback" not in err
     assert [p.name for p in first.parent.glob("interrupted_after_*.pt")] == ["interrupted_after_1.pt"]
 
-    result = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")
+    result = rumpy_in_process("train", "--parameters", path, "--continue_from_epoch", "last")
     assert result.returncode == 0, result.stderr
     stopped = tmp_path / "runs" / "stopped"
     assert untimed(summary(uninterrupted)) == untimed(summary(stopped))
