@@ -75,7 +75,8 @@ def register_loggers(register: Callable) -> None:
     """Register training loggers usable in ``[training] loggers = [...]``.
 
     Call ``register(LoggerSpec(...))``. ``build(params, context)`` gets a
-    :class:`rumpycore.LoggerContext` and returns an object with any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
-    ``epoch_end``, ``samples``, ``per_image``, ``run_end``); the trainer calls them and never
-    reaches into the logger otherwise.
+    :class:`rumpycore.LoggerContext` and returns an object with any of the event methods of
+    :class:`rumpycore.loggers.base.Logger` (``run_start``, ``epoch_end``, ``samples``,
+    ``per_image``, ``run_end``); the trainer calls them and never reaches into the logger
+    otherwise.
     """

@@ -196,7 +196,7 @@ def degrade_folder(source: Path, out: Path, pipeline: dict, seed: int = 8, *extr
     ``--pipeline-config`` table); ``out`` then holds the images and ``degradation_metadata.csv``."""
     config = write_config(pipeline, out.parent / f"{out.name}_pipeline.toml")
     result = rumpy_in_process("degrade", "--source-dir", source, "--output-dir", out, "--pipeline-config", config,
-                       "--seed", str(seed), *extra)
+                              "--seed", str(seed), *extra)
     if result.returncode != 0:
         raise RuntimeError(f"rumpy degrade failed: {result.stderr}")
     return out

@@ -248,7 +248,7 @@ def copies(tmp_path_factory, photos):
     for photo, stem in enumerate(["a", "b", "c"]):
         save_png(photo_crop(photos.train[photo], 64), root / "hr" / f"{stem}.png")
     result = rumpy_in_process("degrade", "--source_dir", root / "hr", "--output_dir", root / "lr", "--pipeline",
-                       "blur-downsample", "--scale", "4", "--multiples", "2")
+                              "blur-downsample", "--scale", "4", "--multiples", "2")
     assert result.returncode == 0, result.stderr
     return root
 

@@ -59,7 +59,7 @@ def leftovers(parent: Path) -> list[str]:
 def test_downsample_reproduces_the_matlab_lr_images(shared_data, tmp_path):
     out = tmp_path / "LR"
     result = rumpy_in_process("degrade", "--source_dir", shared_data / "Set5" / "HR", "--output_dir", out,
-                       "--pipeline", "downsample", "--scale", "4")
+                              "--pipeline", "downsample", "--scale", "4")
     assert result.returncode == 0, result.stderr
     assert "wrote 5 degraded images" in result.stderr
     names = ["baby.png", "bird.png", "butterfly.png", "head.png", "woman.png"]
@@ -333,7 +333,7 @@ def test_downsample_matches_matlab_on_whole_benchmarks(shared_data, tmp_path, be
     float rounding lands on the other side of .5 (measured: 98.57 % equal, largest gap 9)."""
     out = tmp_path / "LR"
     result = rumpy_in_process("degrade", "--source_dir", shared_data / benchmark / "HR", "--output_dir", out,
-                       "--pipeline", "downsample", "--scale", "4")
+                              "--pipeline", "downsample", "--scale", "4")
     assert result.returncode == 0, result.stderr
     references = sorted((shared_data / benchmark / "LR_bicubic" / "X4").glob("*x4.png"))
     assert len(references) == len(list(out.glob("*.png")))

@@ -28,7 +28,8 @@ from .helpers import assert_one_line_error, invoke
 def trained(tmp_path_factory, sr_data) -> Path:
     """A tiny EDSR x4 trained for 2 epochs by ``rumpy train``; returns its experiment folder."""
     root = tmp_path_factory.mktemp("trained")
-    result = rumpy_in_process("train", "--parameters", write_config(sr_config(sr_data, root / "runs"), root / "cfg.toml"))
+    config = write_config(sr_config(sr_data, root / "runs"), root / "cfg.toml")
+    result = rumpy_in_process("train", "--parameters", config)
     assert result.returncode == 0, result.stderr
     return root / "runs" / "tiny"
 

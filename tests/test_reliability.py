@@ -252,7 +252,8 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
         c["data"]["batch_size"] = 2
         return c
 
-    result = rumpy_in_process("train", "--parameters", write_config(config("reference"), tmp_path / "reference.toml"))
+    reference = write_config(config("reference"), tmp_path / "reference.toml")
+    result = rumpy_in_process("train", "--parameters", reference)
     assert result.returncode == 0, result.stderr
     path = write_config(config("killed"), tmp_path / "killed.toml")
     folder = tmp_path / "runs" / "killed"
