@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# pinned first so that nothing below can pull another (multi-GB) torch release; not quiet,
 	# so the long download shows its progress bar
 	$(BIN)/python -m pip install --progress-bar on torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e ".[test,demo]" $(addprefix -e ,$(PLUGINS))
+	# -qq: only errors; setuptools explains every editable install at length otherwise
+	$(BIN)/python -m pip install -qq -e ".[test,demo]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup
