@@ -22,7 +22,8 @@ from .helpers import assert_one_line_error, invoke
 def test_version_and_help():
     assert run_rumpy("--version").stdout.strip() == f"rumpy {__version__}"
     help_text = run_rumpy("--help").stdout
-    for command in ("train", "check", "list-models", "plugins"):
+    for command in ("train", "check", "list", "list-models", "list-datasets", "list-metrics", "list-schedulers",
+                    "list-loggers", "plugins", "eval", "degrade", "pack"):
         assert command in help_text
 
 

@@ -15,7 +15,6 @@ import torch
 import rumpycore
 from rumpycore.loggers.base import Logger
 from rumpycore.loggers.summary import read_summary
-from rumpycore.metrics.base import Metric
 from rumpycore.plugins import host, reset_host
 from rumpycore.testing import rumpy_executable, rumpy_in_process, sr_config, write_config
 from rumpycore.training.history import best_row, direction_lookup, evaluations_without_improvement
@@ -184,7 +183,7 @@ def in_process_plugin():
 
 
 def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_process_plugin):
-    events = []
+    events, contexts = [], []
 
     class Recorder(Logger):
         def run_start(self, info):
@@ -198,7 +197,7 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
 
     @rumpycore.hookimpl
     def register_loggers(register):
-        register(rumpycore.LoggerSpec("recorder", lambda params, ctx: Recorder()))
+        register(rumpycore.LoggerSpec("recorder", lambda params, ctx: contexts.append(ctx) or Recorder()))
 
     @rumpycore.hookimpl
     def register_schedulers(register):
@@ -206,7 +205,7 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
             "halve_each_epoch", lambda opt, params, ctx: torch.optim.lr_scheduler.StepLR(opt, 1, 0.5),
             interval="epoch"))
 
-    class WorstPixel(Metric):
+    class WorstPixel(rumpycore.Metric):
         def values(self, prediction, target, batch):
             return (prediction - target).abs().flatten(1).amax(1)
 
@@ -223,6 +222,12 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
                          internal_params={"scheduler": "halve_each_epoch"})
     train(capsys, config, tmp_path / "cfg.toml")
     assert events == [("run_start", 1), ("epoch_end", 1, 5e-4), ("epoch_end", 2, 2.5e-4), ("run_end", "finished")]
+    [ctx] = contexts
+    assert isinstance(ctx, rumpycore.LoggerContext)
+    assert (ctx.experiment, ctx.folder, ctx.results, ctx.task) == (
+        "tiny", tmp_path / "runs" / "tiny", tmp_path / "runs" / "tiny" / "result_outputs", "sisr")
+    assert ctx.metric_directions == {"PSNR": True, "worst_pixel": False}
+    assert ctx.config["training"]["loggers"] == ["Recorder"]
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert all(0.0 < row["val-worst_pixel"] <= 1.0 for row in rows)
 
