@@ -7,7 +7,6 @@ import pytest
 import toml
 import torch
 import torchvision
-from PIL import Image
 
 from rumpy_regression import DegradationCNNParams, ResNetRegressorParams, build_cnn, build_resnet
 from rumpy_regression.networks import DegradationCNN, ResNetRegressor
@@ -15,8 +14,8 @@ from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.loggers.summary import read_summary
 from rumpycore.params import parse
-from rumpycore.testing import (REPO, degrade_folder, photo_crops, regression_config, rumpy_in_process, save_png,
-                               write_config)
+from rumpycore.testing import (REPO, degrade_folder, photo_crop, photo_crops, regression_config, rumpy_in_process,
+                               save_png, write_config)
 
 WHERE = "model.internal_params"
 
@@ -63,8 +62,7 @@ def test_cnn_parameter_count():
     assert trainable(DegradationCNN(4, [8, 16, 32], 20)) == expected
 
 
-def noisy_batch(photo_path, sigmas: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-    photo = np.asarray(Image.open(photo_path).convert("RGB"), dtype=np.float32)
+def noisy_batch(photo: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     crops = []
     for sigma in sigmas:
         top, left = rng.integers(0, 200, size=2)
@@ -79,11 +77,12 @@ def test_a_few_steps_learn_the_noise_level_of_real_crops(make, photos):
     torch.manual_seed(0)
     model = make()
     rng = np.random.default_rng(0)
+    photo = photo_crop(photos.train[0], 232, top=0, left=0).astype(np.float32)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(100):
         sigmas = rng.uniform(0, 30, 8)
-        prediction = model(noisy_batch(photos.train[0], sigmas, rng))[:, 0]
+        prediction = model(noisy_batch(photo, sigmas, rng))[:, 0]
         loss = torch.nn.functional.l1_loss(prediction, torch.from_numpy(sigmas / 30).float())
         optimizer.zero_grad()
         loss.backward()
