@@ -14,9 +14,11 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# pinned first so that nothing below can pull another (multi-GB) torch release
-	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e ".[test,demo,fast]" $(addprefix -e ,$(PLUGINS))
+	# pinned first so that nothing below can pull another (multi-GB) torch release; not quiet,
+	# so the long download shows its progress bar
+	$(BIN)/python -m pip install --progress-bar on torch==2.14.1 torchvision==0.29.1
+	# -qq: only errors; setuptools explains every editable install at length otherwise
+	$(BIN)/python -m pip install -qq -e ".[test,demo,fast]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup

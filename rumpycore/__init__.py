@@ -10,11 +10,10 @@ Plugins import what they need from here::
 """
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, PluginError, UserError
 from .hookspecs import hookimpl
-from .metrics.base import Metric
 from .params import option
 from .specs import (
     CallbackSpec,
@@ -34,9 +33,16 @@ from .specs import (
     TaskSpec,
 )
 
+if TYPE_CHECKING:
+    from .callbacks.base import Callback, CallbackContext, RunInfo, StepInfo
+    from .loggers.base import Logger, LoggerContext
+    from .metrics.base import Metric
+    from .tasks.base import EvalResult, Sample, Task, TaskContext
+    from .training.networks import Network
+
 __version__ = "0.1.0"
 
-# the runtime classes behind the specs, imported when first used
+# Exports that import torch load on first use, so that `rumpy --help` starts quickly.
 _LAZY = {
     "Task": "rumpycore.tasks.base",
     "TaskContext": "rumpycore.tasks.base",
@@ -49,13 +55,16 @@ _LAZY = {
     "StepInfo": "rumpycore.callbacks.base",
     "Logger": "rumpycore.loggers.base",
     "LoggerContext": "rumpycore.loggers.base",
+    "Metric": "rumpycore.metrics.base",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rumpycore' has no attribute {name!r}")
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -9,8 +9,6 @@ from .data.paired import PairedParams, build_paired
 from .hookspecs import hookimpl
 from .loggers.aim_tracker import AimParams, build_aim
 from .loggers.console import ConsoleLogger, ConsoleParams
-from .loggers.plots import PlotLogger
-from .loggers.predictions import PredictionLogger
 from .loggers.samples import SampleLogger
 from .loggers.steps import StepLossParams, build_step_loss
 from .loggers.summary import SummaryLogger
@@ -97,13 +95,25 @@ def register_schedulers(register):
     register(SchedulerSpec("one_cycle_lr", sch.one_cycle, sch.OneCycleParams, summary="one-cycle policy"))
 
 
+def _plots(params, ctx):
+    from .loggers.plots import PlotLogger  # matplotlib: imported only by runs that draw
+
+    return PlotLogger(ctx)
+
+
+def _predictions(params, ctx):
+    from .loggers.predictions import PredictionLogger  # draws with matplotlib too
+
+    return PredictionLogger(ctx)
+
+
 @hookimpl
 def register_loggers(register):
     register(LoggerSpec("console", ConsoleLogger, ConsoleParams, summary="progress bars and epoch tally"))
     register(LoggerSpec("summary", lambda p, ctx: SummaryLogger(ctx), summary="result_outputs/summary.csv"))
-    register(LoggerSpec("plots", lambda p, ctx: PlotLogger(ctx), summary="loss and metric plots (PNG, PDF)"))
+    register(LoggerSpec("plots", _plots, summary="loss and metric plots (PNG, PDF)"))
     register(LoggerSpec("samples", lambda p, ctx: SampleLogger(ctx), summary="eval sample images per epoch"))
-    register(LoggerSpec("predictions", lambda p, ctx: PredictionLogger(ctx),
+    register(LoggerSpec("predictions", _predictions,
                         summary="regression: per-image predictions CSV and scatter plots per epoch"))
     register(LoggerSpec("aim", build_aim, AimParams, summary="Aim run: hyper-parameters, statistics, system metrics"))
     register(LoggerSpec("step_loss", build_step_loss, StepLossParams,

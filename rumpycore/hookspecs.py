@@ -30,8 +30,10 @@ def register_models(register: Callable) -> None:
     the model, gives a ``build(params, context)`` factory returning a ``torch.nn.Module``,
     a params dataclass describing ``[model.internal_params]`` keys with types and defaults,
     its task (the default when a config names none, and the kind of network a task's role
-    accepts), the scales it supports, the metadata it uses (``metadata(params)``) and its
-    extra image inputs (``inputs``, e.g. ``("lr_interp",)``).
+    accepts) and the scales it supports. Its ``inputs`` are extra image inputs
+    (``("lr_interp",)``: the LR image pre-upscaled to the HR size instead of the LR image); the
+    metadata a model consumes (or, for regression, predicts) is its own field,
+    ``metadata(params)``, returning the metadata names.
     """
 
 
@@ -49,10 +51,12 @@ def register_datasets(register: Callable) -> None:
 def register_metrics(register: Callable) -> None:
     """Register evaluation metrics usable in ``[training] metrics = [...]``.
 
-    Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a callable mapping a
-    batch of predictions and targets (float tensors on the training device) to one value per
-    image. The spec says whether higher values are better, which drives best-epoch selection
-    and early stopping, and which task's outputs the metric measures (``"sisr"`` images, or
+    Call ``register(MetricSpec(...))``. ``build(params, context)`` returns a
+    :class:`rumpycore.Metric`: its ``values(prediction, target, batch)`` maps a batch of
+    predictions and targets (float tensors on the training device) and the batch dict to one
+    value (or row) per image, and its ``reduce(values)`` gives the reported number. The spec
+    says whether higher values are better, which drives best-epoch selection and early
+    stopping, and which task's outputs the metric measures (``"sisr"`` images, or
     ``"regression"`` predictions in the targets' original units).
     """
 
@@ -71,10 +75,11 @@ def register_schedulers(register: Callable) -> None:
 def register_loggers(register: Callable) -> None:
     """Register training loggers usable in ``[training] loggers = [...]``.
 
-    Call ``register(LoggerSpec(...))``. ``build(params, context)`` returns an object with
-    any of the event methods of :class:`rumpycore.loggers.base.Logger` (``run_start``,
-    ``epoch_end``, ``samples``, ``per_image``, ``run_end``); the trainer calls them and never
-    reaches into the logger otherwise.
+    Call ``register(LoggerSpec(...))``. ``build(params, context)`` gets a
+    :class:`rumpycore.LoggerContext` and returns an object with any of the event methods of
+    :class:`rumpycore.loggers.base.Logger` (``run_start``, ``epoch_end``, ``samples``,
+    ``per_image``, ``run_end``); the trainer calls them and never reaches into the logger
+    otherwise.
     """
 
 

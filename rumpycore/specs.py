@@ -142,9 +142,10 @@ class MetricContext:
 class MetricSpec:
     """An evaluation metric.
 
-    ``build(params, context)`` returns a :class:`rumpycore.metrics.base.Metric`: its
-    ``values(prediction, target)`` gives one row per image, and ``reduce(values)`` turns all
-    rows of an evaluation into the reported number. ``higher_is_better`` drives best-epoch
+    ``build(params, context)`` returns a :class:`rumpycore.Metric`: its
+    ``values(prediction, target, batch)`` gives one row per image (``batch`` is the batch dict,
+    with e.g. ``"gray"`` flags and image names), and ``reduce(values)`` turns all rows of an
+    evaluation into the reported number. ``higher_is_better`` drives best-epoch
     selection and early stopping. ``task`` says which task's outputs it measures.
     ``check(params)``, if given, runs before training to fail early (e.g. missing weights).
     """
@@ -200,8 +201,8 @@ class SchedulerSpec:
 class LoggerSpec:
     """A training logger: receives run, epoch and sample events from the trainer.
 
-    ``build(params, context)`` gets a :class:`rumpycore.loggers.base.LoggerContext` and returns
-    an object implementing any of the methods of :class:`rumpycore.loggers.base.Logger`.
+    ``build(params, context)`` gets a :class:`rumpycore.LoggerContext` and returns an object
+    implementing any of the methods of :class:`rumpycore.loggers.base.Logger`.
     """
 
     name: str

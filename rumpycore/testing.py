@@ -1,13 +1,18 @@
 """Pytest helpers for rumpy and its plugins: tiny real data sets, configs, and the real CLI.
 
 Use from a plugin's tests with ``pytest_plugins = ["rumpycore.testing"]`` in a conftest.
-Images come from the SR benchmark folder named by the environment variable
-``RUMPY_TEST_DATA`` (default: the first ``shared/data`` found beside the rumpy checkout or above it).
+Images are real photographs: those of the SR benchmark folder named by the environment
+variable ``RUMPY_TEST_DATA`` (default: the first ``shared/data`` found beside the rumpy checkout
+or above it), or, on a machine without that folder, photographs that ship with scikit-image.
+Tests that need the benchmark's MATLAB-made LR images carry the :data:`needs_benchmark` marker
+and are skipped without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import subprocess
 import sys
@@ -26,14 +31,78 @@ from .loggers.summary import read_summary
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path:
-    """The benchmark image folder used by tests."""
+BENCHMARK_HINT = "set RUMPY_TEST_DATA to the benchmark folder (Set5, Set14, B100 with MATLAB-made x4 LR images)"
+
+
+def benchmark_dir() -> Path | None:
+    """The SR benchmark folder (Set5, Set14, B100 with MATLAB-made x4 LR images; photos in
+    ``train/HR``), or None when this machine has none."""
     configured = os.environ.get("RUMPY_TEST_DATA")
     candidates = [Path(configured)] if configured else [folder / "shared" / "data" for folder in REPO.parents]
-    path = next((c for c in candidates if (c / "Set5" / "HR").is_dir()), candidates[0])
-    if not (path / "Set5" / "HR").is_dir():
-        raise RuntimeError(f"test images not found at {path}; set RUMPY_TEST_DATA to the benchmark data folder")
+    return next((c for c in candidates if (c / "Set5" / "HR").is_dir()), None)
+
+
+def shared_data_dir() -> Path:
+    """The benchmark folder, for scripts that cannot do without it (the benchmarks)."""
+    path = benchmark_dir()
+    if path is None:
+        raise RuntimeError(f"benchmark images not found; {BENCHMARK_HINT}")
     return path
+
+
+needs_benchmark = pytest.mark.skipif(benchmark_dir() is None, reason=f"no benchmark images; {BENCHMARK_HINT}")
+"""Marker for tests that compare with the benchmark's MATLAB-made LR images or published numbers."""
+
+STAND_IN_TRAIN = ("astronaut", "chelsea", "hubble_deep_field", "immunohistochemistry", "motorcycle_left",
+                  "motorcycle_right", "retina", "rocket")
+"""scikit-image's RGB photographs that stand in for the benchmark folder's ``train/HR``."""
+STAND_IN_EVAL = ("coffee", "camera")
+"""scikit-image's evaluation photographs: an RGB one and a gray one (as Set14's lenna and bridge)."""
+
+
+def _skimage_photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    if name.startswith("motorcycle_"):
+        left, right, _ = skimage.data.stereo_motorcycle()
+        return left if name == "motorcycle_left" else right
+    return getattr(skimage.data, name)()
+
+
+def write_stand_in_photos(root: Path) -> Path:
+    """Write scikit-image's photographs as PNG files under ``root``: ``train/HR`` (RGB) and
+    ``eval/HR`` (one RGB, one gray), the layout :func:`real_photos` reads."""
+    for part, names in (("train", STAND_IN_TRAIN), ("eval", STAND_IN_EVAL)):
+        for name in names:
+            save_png(_skimage_photo(name), root / part / "HR" / f"{name}.png")
+    return root
+
+
+@dataclass(frozen=True)
+class Photos:
+    """Real photographs for tests: RGB training photos (sorted), an RGB and a gray evaluation photo."""
+
+    train: tuple[Path, ...]
+    colour: Path
+    gray: Path
+
+
+def real_photos(shared: Path) -> Photos:
+    """The photographs of ``shared``: the benchmark folder (``train/HR``, Set14's lenna and the
+    gray bridge) or a folder written by :func:`write_stand_in_photos`."""
+    train = tuple(sorted((shared / "train" / "HR").glob("*.png")))
+    if (shared / "Set14" / "HR").is_dir():
+        return Photos(train, shared / "Set14" / "HR" / "lenna.png", shared / "Set14" / "HR" / "bridge.png")
+    colour, gray = (shared / "eval" / "HR" / f"{name}.png" for name in STAND_IN_EVAL)
+    return Photos(train, colour, gray)
+
+
+def photo_crop(path: Path, size: int, top: int = 300, left: int = 400) -> np.ndarray:
+    """A ``size`` x ``size`` RGB crop of a photo at (top, left), moved inside the photo where it
+    would reach past an edge (photos differ in size)."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    top, left = min(top, image.shape[0] - size), min(left, image.shape[1] - size)
+    return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 
 def rumpy_executable() -> str:
@@ -49,6 +118,25 @@ def run_rumpy(*args: str, cwd: Path | None = None, env: dict[str, str] | None = 
     full_env.update(env or {})
     return subprocess.run([executable or rumpy_executable(), *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def rumpy_in_process(*args: str) -> subprocess.CompletedProcess:
+    """Run the real ``rumpy`` CLI in this process and capture what it prints.
+
+    The same command line, exit code and output as :func:`run_rumpy`, without starting an
+    interpreter and importing torch again; use :func:`run_rumpy` where the process boundary
+    is what a test checks (signals, kills, the installed executable, its environment).
+    """
+    from .cli import cli, run
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            run(cli, argv)
+        except SystemExit as exc:
+            code = exc.code
+    return subprocess.CompletedProcess(["rumpy", *argv], code, out.getvalue(), err.getvalue())
 
 
 def save_png(array: np.ndarray, path: Path) -> None:
@@ -72,22 +160,20 @@ class SRData:
 def make_sr_data(root: Path, shared: Path, train_images: int = 6, hr_size: int = 96, eval_size: int = 64) -> SRData:
     """Crop real photos into a tiny paired set: LR made with MATLAB-compatible bicubic x4.
 
-    Training HR crops come from ``train/HR``; eval crops from Set14 (one RGB image and the
-    grayscale ``bridge``, so the gray metric path is exercised).
+    Training HR crops ``photo_1.png`` ... come from the training photos of ``shared`` (see
+    :func:`real_photos`); the eval crops are ``rgb.png`` and ``gray.png``, the latter from a
+    one-channel photo, so the gray metric path is exercised.
     """
     from rumpycore.degrade.resize import imresize
 
     data = SRData(root, root / "train" / "LR", root / "train" / "HR", root / "eval" / "LR", root / "eval" / "HR")
-    photos = sorted((shared / "train" / "HR").glob("*.png"))[:train_images]
-    for i, path in enumerate(photos):
-        image = np.asarray(Image.open(path).convert("RGB"))
-        top, left = 200 + 17 * i, 300 + 23 * i
-        hr = np.ascontiguousarray(image[top : top + hr_size, left : left + hr_size])
-        save_png(hr, data.train_hr / f"{path.stem}.png")
-        save_png(imresize(hr, 1 / data.scale), data.train_lr / f"{path.stem}.png")
-    for name in ("lenna", "bridge"):
-        source = Image.open(shared / "Set14" / "HR" / f"{name}.png")
-        array = np.asarray(source)
+    photos = real_photos(shared)
+    for i, path in enumerate(photos.train[:train_images]):
+        hr = photo_crop(path, hr_size, 200 + 17 * i, 300 + 23 * i)
+        save_png(hr, data.train_hr / f"photo_{i + 1}.png")
+        save_png(imresize(hr, 1 / data.scale), data.train_lr / f"photo_{i + 1}.png")
+    for name, path in (("rgb", photos.colour), ("gray", photos.gray)):
+        array = np.asarray(Image.open(path))
         hr = np.ascontiguousarray(array[100 : 100 + eval_size, 120 : 120 + eval_size])
         save_png(hr, data.eval_hr / f"{name}.png")
         save_png(imresize(hr, 1 / data.scale), data.eval_lr / f"{name}.png")
@@ -109,8 +195,8 @@ def degrade_folder(source: Path, out: Path, pipeline: dict, seed: int = 8, *extr
     """Degrade ``source`` into ``out`` with the real ``rumpy degrade`` (``pipeline``: the
     ``--pipeline-config`` table); ``out`` then holds the images and ``degradation_metadata.csv``."""
     config = write_config(pipeline, out.parent / f"{out.name}_pipeline.toml")
-    result = run_rumpy("degrade", "--source-dir", source, "--output-dir", out, "--pipeline-config", config,
-                       "--seed", str(seed), *extra)
+    result = rumpy_in_process("degrade", "--source-dir", source, "--output-dir", out, "--pipeline-config", config,
+                              "--seed", str(seed), *extra)
     if result.returncode != 0:
         raise RuntimeError(f"rumpy degrade failed: {result.stderr}")
     return out
@@ -220,7 +306,7 @@ def check_speed_options(config: dict, folder: Path, variants: dict[str, tuple[di
         variant["experiment"] = name
         variant["experiment_save_loc"] = str(folder)
         variant["training"].update(training)
-        result = run_rumpy("train", "--parameters", write_config(variant, folder / f"{name}.toml"))
+        result = rumpy_in_process("train", "--parameters", write_config(variant, folder / f"{name}.toml"))
         assert result.returncode == 0, f"{name}: {result.stderr}"
         rows[name] = read_summary(folder / name / "result_outputs" / "summary.csv")[-1]
     for name, (_, tolerance) in variants.items():
@@ -229,9 +315,16 @@ def check_speed_options(config: dict, folder: Path, variants: dict[str, tuple[di
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The benchmark image folder (Set5, Set14, B100, train)."""
-    return shared_data_dir()
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The benchmark image folder; without one, a stand-in of scikit-image's photographs
+    (:func:`write_stand_in_photos`). Either way :func:`real_photos` finds its photos."""
+    return benchmark_dir() or write_stand_in_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def photos(shared_data: Path) -> Photos:
+    """The real photographs of :func:`shared_data`."""
+    return real_photos(shared_data)
 
 
 @pytest.fixture(scope="session")

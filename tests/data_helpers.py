@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import rumpycore
 from rumpycore import plugins
@@ -20,12 +19,6 @@ from rumpycore.data.paired import PairedParams, build_paired
 from rumpycore.params import option, parse
 from rumpycore.specs import DatasetContext
 from rumpycore.testing import save_png
-
-
-def photo_crop(shared: Path, size: int, top: int = 300, left: int = 400, photo: int = 0) -> np.ndarray:
-    """A ``size`` x ``size`` RGB crop of one of the shared training photos."""
-    path = sorted((shared / "train" / "HR").glob("*.png"))[photo]
-    return np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB"))[top : top + size, left : left + size])
 
 
 def write_blocky_pair(root: Path, name: str, lr: np.ndarray, scale: int = 4, lr_suffix: str = "") -> None:
@@ -106,9 +99,8 @@ def register_test_models() -> None:
     plugins.host().register_plugin(plugin, "rumpy-data-test-models")
 
 
-TRAIN_SIGMA = {"sunhays_001": 0.5, "sunhays_002": 1.0, "sunhays_003": 1.5, "sunhays_004": 2.0,
-               "sunhays_005": 2.5, "sunhays_006": 3.0}
-EVAL_SIGMA = {"lenna": 4.0, "bridge": 1.0}
+TRAIN_SIGMA = {"photo_1": 0.5, "photo_2": 1.0, "photo_3": 1.5, "photo_4": 2.0, "photo_5": 2.5, "photo_6": 3.0}
+EVAL_SIGMA = {"rgb": 4.0, "gray": 1.0}
 
 
 def kernel_code(sigma: float) -> list[float]:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from rumpycore.cli import cli, run
 
@@ -57,3 +58,21 @@ def file_tree(root: Path) -> dict[str, str]:
             else:
                 tree[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return tree
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same weights, optimizer and scheduler states and step, for every
+    network; a side with fewer networks, weights or optimizer entries than the other fails."""
+    assert a["networks"] and a["networks"].keys() == b["networks"].keys()
+    for role in a["networks"]:
+        weights_a, weights_b = a["networks"][role]["weights"], b["networks"][role]["weights"]
+        assert weights_a and weights_a.keys() == weights_b.keys()
+        for key in weights_a:
+            assert torch.equal(weights_a[key], weights_b[key]), (role, key)
+        assert a["optimizers"][role]["state"], f"{role}: no optimizer state: no step was taken"
+        states = zip(a["optimizers"][role]["state"].values(), b["optimizers"][role]["state"].values(), strict=True)
+        for state_a, state_b in states:
+            assert state_a.keys() == state_b.keys()
+            for key in state_a:
+                assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), (role, key)
+    assert a["schedulers"] == b["schedulers"] and a["step"] == b["step"]

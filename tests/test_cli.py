@@ -1,4 +1,5 @@
-"""The listing commands and the plugin set, through the real CLI in subprocesses."""
+"""The listing commands and the plugin set, through the real CLI: in subprocesses where
+the installed executable, its environment or its installed plugins are the point."""
 
 from __future__ import annotations
 
@@ -10,27 +11,82 @@ from pathlib import Path
 import pytest
 
 from rumpycore import __version__
+from rumpycore.cli.listing import KINDS
+from rumpycore.params import describe
+from rumpycore.plugins import host, reset_host
 from rumpycore.testing import REPO, run_rumpy, write_config
+
+from .helpers import assert_one_line_error, invoke
 
 
 def test_version_and_help():
     assert run_rumpy("--version").stdout.strip() == f"rumpy {__version__}"
     help_text = run_rumpy("--help").stdout
-    for command in ("train", "check", "list-models", "plugins"):
+    for command in ("train", "check", "list", "list-models", "list-datasets", "list-metrics", "list-schedulers",
+                    "list-loggers", "plugins", "eval", "degrade", "pack"):
         assert command in help_text
 
 
-def test_list_models_json_names_the_distribution():
-    result = run_rumpy("list-models", "--json")
-    assert result.returncode == 0, result.stderr
-    models = {m["name"]: m for m in json.loads(result.stdout)}
+def test_list_models_json_names_the_distribution(capsys):
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert code == 0, err
+    models = {m["name"]: m for m in json.loads(out)}
     assert models["EDSR"]["distribution"] == "rumpy-edsr"
     assert models["EDSR"]["task"] == "sisr" and models["EDSR"]["version"] == "0.1.0"
 
 
-def test_plugins_lists_distributions_and_hooks():
-    result = run_rumpy("plugins", "--json")
-    plugins = {p["distribution"]: p for p in json.loads(result.stdout)}
+def test_list_shows_every_component_with_its_parameters_defaults_and_provider(capsys):
+    code, out, err = invoke(capsys, "list", "--json")
+    assert code == 0, err
+    listing = json.loads(out)
+    assert list(listing) == ["models", "tasks", "losses", "datasets", "metrics", "schedulers", "loggers", "callbacks"]
+    for plural, kind in KINDS.items():
+        registered = list(host().registry(kind))
+        assert [entry["name"] for entry in listing[plural]] == [r.spec.name for r in registered]
+        for entry, component in zip(listing[plural], registered, strict=True):
+            assert (entry["distribution"], entry["version"]) == (component.provider.distribution,
+                                                                 component.provider.version)
+            declared = describe(component.spec.params)
+            assert [p["name"] for p in entry["parameters"]] == [info.name for info in declared]
+            for shown, info in zip(entry["parameters"], declared, strict=True):
+                assert shown.get("default") == (None if info.required else info.default)
+                assert (shown["required"], shown["min"], shown["max"]) == (info.required, info.min, info.max)
+        code, out, err = invoke(capsys, f"list-{plural}", "--json")
+        assert code == 0 and json.loads(out) == listing[plural], err
+    models = {entry["name"]: entry for entry in listing["models"]}
+    assert models["EDSR"]["distribution"] == "rumpy-edsr" and models["EDSR"]["task"] == "sisr"
+    assert models["EDSR"]["parameters"][0] == {"name": "num_features", "type": "integer", "required": False,
+                                               "default": 64, "min": 1, "max": None, "aliases": [],
+                                               "help": "channels in each residual block (paper: 64 baseline, "
+                                                       "256 full)"}
+    step = next(entry for entry in listing["schedulers"] if entry["name"] == "step_lr")
+    assert step["interval"] == "batch" and "default" not in step["parameters"][0]
+    lpips = next(entry for entry in listing["metrics"] if entry["name"] == "LPIPS")
+    assert lpips["higher_is_better"] is False and lpips["parameters"][0]["default"] == "alex"
+
+
+def test_list_text_says_where_parameters_go(capsys):
+    code, out, err = invoke(capsys, "list", "schedulers", "LOGGERS")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "schedulers (parameters go in [model.internal_params.scheduler_params]):"
+    assert "  step_lr  (rumpycore 0.1.0; steps per batch)" in lines
+    assert next(line for line in lines if line.split()[:1] == ["step_size"]).split() == [
+        "step_size", "integer", "required", ">=", "1", "batches", "between", "drops"]
+    assert "loggers (parameters go in [training.logger_params.<name>]):" in lines
+    assert next(line for line in lines if line.split()[:1] == ["log_seconds"]).split()[:4] == [
+        "log_seconds", "number", "default", "60.0"]
+    code, out, err = invoke(capsys, "list-models")
+    assert code == 0, err
+    assert "  EDSR  (rumpy-edsr 0.1.0; sisr; scales 2, 3, 4, 8)" in out.splitlines()
+    code, _, err = invoke(capsys, "list", "optimizers")
+    assert_one_line_error(code, err, "'optimizers' is not one of 'models', 'datasets'")
+
+
+def test_plugins_lists_distributions_and_hooks(capsys):
+    code, out, err = invoke(capsys, "plugins", "--json")
+    assert code == 0, err
+    plugins = {p["distribution"]: p for p in json.loads(out)}
     assert plugins["rumpycore"]["hooks"] == ["register_callbacks", "register_datasets", "register_loggers",
                                              "register_losses", "register_metrics", "register_schedulers",
                                              "register_tasks"]
@@ -38,16 +94,27 @@ def test_plugins_lists_distributions_and_hooks():
     assert {"rumpy-rcan", "rumpy-sftmd", "rumpy-regression"} <= set(plugins)
 
 
-def test_pinning_plugins_with_the_environment_variable(tiny_config, tmp_path):
-    none = run_rumpy("list-models", "--json", env={"RUMPY_LOAD_PLUGINS": ""})
-    assert json.loads(none.stdout) == []
-    only = run_rumpy("list-models", "--json", env={"RUMPY_LOAD_PLUGINS": "rumpy_edsr"})
-    assert [m["name"] for m in json.loads(only.stdout)] == ["EDSR"]
-    path = write_config(tiny_config(), tmp_path / "cfg.toml")
-    result = run_rumpy("train", "--parameters", path, env={"RUMPY_LOAD_PLUGINS": "rumpy-rcan"})
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "rumpy: error: model.name: unknown model 'EDSR'; known: RCAN"]
+@pytest.fixture
+def fresh_plugins():
+    """Plugins load again at the next command, and once more after the test."""
+    reset_host()
+    yield
+    reset_host()
+
+
+def test_pinning_plugins_with_the_environment_variable(tiny_config, tmp_path, capsys, monkeypatch, fresh_plugins):
+    monkeypatch.setenv("RUMPY_LOAD_PLUGINS", "")
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert code == 0 and json.loads(out) == [], err
+    reset_host()
+    monkeypatch.setenv("RUMPY_LOAD_PLUGINS", "rumpy_edsr")
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert [m["name"] for m in json.loads(out)] == ["EDSR"], err
+    reset_host()
+    monkeypatch.setenv("RUMPY_LOAD_PLUGINS", "rumpy-rcan")
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(tiny_config(), tmp_path / "cfg.toml"))
+    assert code == 2
+    assert err.strip().splitlines() == ["rumpy: error: model.name: unknown model 'EDSR'; known: RCAN"]
     assert not (tmp_path / "runs").exists()
 
 
@@ -61,7 +128,7 @@ def example_plugin_site(tmp_path_factory) -> Path:
     return site
 
 
-def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site, tiny_config, tmp_path):
+def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site, tiny_config, tmp_path, capsys):
     env = {"PYTHONPATH": str(example_plugin_site)}
     models = {m["name"]: m for m in json.loads(run_rumpy("list-models", "--json", env=env).stdout)}
     assert models["ESPCN"]["distribution"] == "rumpy-espcn"
@@ -73,12 +140,14 @@ def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site,
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt").is_file()
 
-    # without the distribution on the path ("uninstalled"), the model is gone and the config fails
-    assert "ESPCN" not in {m["name"] for m in json.loads(run_rumpy("list-models", "--json").stdout)}
+    # without the distribution on the path ("uninstalled", as for this process), the model is gone
+    # and the config fails
+    code, out, err = invoke(capsys, "list-models", "--json")
+    assert code == 0 and "ESPCN" not in {m["name"] for m in json.loads(out)}, err
     config["experiment"] = "after_uninstall"
-    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg2.toml"))
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg2.toml"))
+    assert code == 2
+    assert err.strip().splitlines() == [
         "rumpy: error: model.name: unknown model 'espcn'; known: DegradationCNN, EDSR, RCAN, ResNetRegressor, SFTMD"]
 
 

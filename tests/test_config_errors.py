@@ -178,11 +178,11 @@ def test_unreadable_image_names_the_file(tiny_config, tmp_path, sr_data, capsys)
 
     hr = tmp_path / "hr"
     shutil.copytree(sr_data.eval_hr, hr)
-    (hr / "lenna.png").write_bytes(b"")
+    (hr / "rgb.png").write_bytes(b"")
     config = tiny_config()
     config["data"]["eval_sets"]["eval"]["hr"] = str(hr)
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
-    assert_one_line_error(code, err, f"{hr / 'lenna.png'}: empty file")
+    assert_one_line_error(code, err, f"{hr / 'rgb.png'}: empty file")
     assert not (tmp_path / "runs").exists()
 
 

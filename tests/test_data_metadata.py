@@ -10,7 +10,7 @@ import torch
 from rumpycore.config import validate
 from rumpycore.data.metadata import MetadataScaling
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import write_config
+from rumpycore.testing import photo_crop, write_config
 from rumpycore.training.setup import build_datasets
 
 from .data_helpers import TRAIN_SIGMA, MetaNet, build, kernel_code, meta_config, write_csv
@@ -32,11 +32,11 @@ def test_items_carry_the_requested_values_in_the_requested_order(meta_sets):
     assert dataset.metadata_values().shape == (6, 5)
 
 
-def test_rows_match_benchmark_lr_names_and_csv_paths(tmp_path, shared_data):
-    from .data_helpers import photo_crop, write_blocky_pair
+def test_rows_match_benchmark_lr_names_and_csv_paths(tmp_path, photos):
+    from .data_helpers import write_blocky_pair
 
     for i, stem in enumerate(["baby", "bird"]):
-        write_blocky_pair(tmp_path, stem, photo_crop(shared_data, 8, top=50 * i), lr_suffix="x4")
+        write_blocky_pair(tmp_path, stem, photo_crop(photos.train[0], 8, top=50 * i), lr_suffix="x4")
     write_csv(tmp_path / "meta.csv", {"baby": 0.7, "bird": 2.2}, extension="")
     dataset = build({"lr": "lr", "hr": "hr", "degradation_metadata": "meta.csv"}, "eval", base=tmp_path,
                     metadata=("noise_sigma",))
@@ -57,10 +57,10 @@ def test_training_statistics_normalise_every_set(test_models, tiny_config, meta_
     train_values = torch.stack([data.train[(i, (1, 1, i))]["metadata"] for i in range(6)])
     assert float(train_values[:, :3].min()) == 0.0 and float(train_values[:, :3].max()) == 1.0
     assert torch.all(train_values[:, 3] == 0)  # constant over the training data
-    lenna = next(data.evals["eval"][i] for i in range(2) if data.evals["eval"][i]["name"] == "lenna")
-    # eval values use the training range, so lenna's sigma of 4 lands beyond 1
-    assert float(lenna["metadata"][0]) == pytest.approx((4.0 - 0.5) / 2.5)
-    assert float(lenna["metadata"][2]) == pytest.approx((-4.0 + 3.0) / 2.5)
+    rgb = next(data.evals["eval"][i] for i in range(2) if data.evals["eval"][i]["name"] == "rgb")
+    # eval values use the training range, so rgb's sigma of 4 lands beyond 1
+    assert float(rgb["metadata"][0]) == pytest.approx((4.0 - 0.5) / 2.5)
+    assert float(rgb["metadata"][2]) == pytest.approx((-4.0 + 3.0) / 2.5)
     restored = MetadataScaling.from_dict(info)
     raw = torch.tensor([[1.5, *kernel_code(1.5)]])
     assert torch.allclose(restored.normalise(raw), torch.tensor([[0.4, 0.4, 0.6, 0.0]]))
@@ -86,7 +86,7 @@ def test_metadata_model_trains_on_normalised_metadata(test_models, tiny_config, 
     assert [m.shape for m in MetaNet.seen] == [(4, 4), (2, 4), (2, 4)]  # two training batches, then evaluation
     training = torch.cat(MetaNet.seen[:2])
     assert float(training.min()) == 0.0 and float(training[:, :3].max()) == 1.0
-    evaluation = sorted(MetaNet.seen[2][:, 3].tolist())  # sigma of bridge (1.0) and lenna (4.0)
+    evaluation = sorted(MetaNet.seen[2][:, 3].tolist())  # sigma of gray (1.0) and rgb (4.0)
     assert evaluation == pytest.approx([(1.0 - 0.5) / 2.5, (4.0 - 0.5) / 2.5])
     stored = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt", weights_only=True)
     assert stored["metadata"]["normalization"] == "minmax"  # checkpoints record how metadata was scaled
@@ -95,12 +95,12 @@ def test_metadata_model_trains_on_normalised_metadata(test_models, tiny_config, 
 
 CSV_MISTAKES = {
     "missing column": (("blur_sigma",), None, "has no column 'blur_sigma'"),
-    "missing row": (None, dict(drop="sunhays_003"), "sunhays_003.png: no row for this image in"),
-    "not a number": (None, dict(cell=("sunhays_002", "0-blur-sigma", "big")),
+    "missing row": (None, dict(drop="photo_3"), "photo_3.png: no row for this image in"),
+    "not a number": (None, dict(cell=("photo_2", "0-blur-sigma", "big")),
                      "column 0-blur-sigma: 'big' is not a number"),
-    "nan": (None, dict(cell=("sunhays_002", "0-blur-sigma", "nan")), "value nan is not a finite number"),
-    "empty cell": (None, dict(cell=("sunhays_002", "0-blur-sigma", "")), "'' is not a number"),
-    "ragged list": (None, dict(cell=("sunhays_004", "0-blur-blur_kernel", "[1, 2]")),
+    "nan": (None, dict(cell=("photo_2", "0-blur-sigma", "nan")), "value nan is not a finite number"),
+    "empty cell": (None, dict(cell=("photo_2", "0-blur-sigma", "")), "'' is not a number"),
+    "ragged list": (None, dict(cell=("photo_4", "0-blur-blur_kernel", "[1, 2]")),
                     "column 0-blur-blur_kernel has 2 values, other rows 3"),
 }
 

@@ -12,18 +12,18 @@ from PIL import Image
 
 from rumpycore import ConfigError, DataError
 from rumpycore.data.images import load_rgb
-from rumpycore.testing import run_rumpy, save_png, write_config
+from rumpycore.testing import needs_benchmark, photo_crop, rumpy_in_process, save_png, write_config
 
-from .data_helpers import blocks, build, photo_crop, write_blocky_pair
+from .data_helpers import blocks, build, write_blocky_pair
 from .helpers import assert_one_line_error, invoke
 
 
 @pytest.fixture(scope="module")
-def numbered(tmp_path_factory, shared_data):
+def numbered(tmp_path_factory, photos):
     """DIV2K/CelebA-like numbered files around the split boundaries (LR 4x4, HR 16x16)."""
     root = tmp_path_factory.mktemp("numbered")
     for i, number in enumerate(["0799", "0800", "0801", "0900", "0901", "162770", "162771", "182637", "182638"]):
-        write_blocky_pair(root, number, photo_crop(shared_data, 4, top=100 + 4 * i), lr_suffix="x4")
+        write_blocky_pair(root, number, photo_crop(photos.train[0], 4, top=100 + 4 * i), lr_suffix="x4")
     return root
 
 
@@ -68,12 +68,13 @@ def test_cutoff_takes_priority_over_the_split(numbered):
     assert len(build({**table, "name": "my_photos", "cutoff": 2}, "train")) == 2
 
 
-def test_split_without_numbered_names_says_to_use_cutoff(tmp_path, shared_data):
-    write_blocky_pair(tmp_path, "photo", photo_crop(shared_data, 4))
+def test_split_without_numbered_names_says_to_use_cutoff(tmp_path, photos):
+    write_blocky_pair(tmp_path, "photo", photo_crop(photos.train[0], 4))
     with pytest.raises(DataError, match="photo.png has no leading number.*use cutoff"):
         build({"lr": str(tmp_path / "lr"), "hr": str(tmp_path / "hr"), "name": "div2k"})
 
 
+@needs_benchmark
 def test_benchmark_names_pair_and_hr_is_modcropped_from_the_top_left(shared_data):
     # Set14 comic is 250x361: its MATLAB LR (comicx4.png) is 62x90, made from the top-left 248x360
     folder = shared_data / "Set14"
@@ -88,11 +89,11 @@ def test_benchmark_names_pair_and_hr_is_modcropped_from_the_top_left(shared_data
 
 
 @pytest.fixture(scope="module")
-def blocky(tmp_path_factory, shared_data):
+def blocky(tmp_path_factory, photos):
     """Three LR/HR/interp triples where HR (and interp) repeat every LR pixel as a 4x4 block."""
     root = tmp_path_factory.mktemp("blocky")
     for i in range(3):
-        write_blocky_pair(root, f"img{i}", photo_crop(shared_data, 20 + 4 * i, photo=i))
+        write_blocky_pair(root, f"img{i}", photo_crop(photos.train[i], 20 + 4 * i))
     return root
 
 
@@ -152,8 +153,8 @@ def test_cache_keeps_decoded_images_and_gives_the_same_items(blocky, tmp_path):
         assert torch.equal(plain[key]["lr"], cached[key]["lr"]) and torch.equal(plain[key]["hr"], cached[key]["hr"])
 
 
-def test_gray_rgba_palette_and_16bit_images_load_as_rgb(tmp_path, shared_data):
-    rgb = photo_crop(shared_data, 16)
+def test_gray_rgba_palette_and_16bit_images_load_as_rgb(tmp_path, photos):
+    rgb = photo_crop(photos.train[0], 16)
     gray = np.asarray(Image.fromarray(rgb).convert("L"))
     cases = {
         "gray": (Image.fromarray(gray), np.stack([gray] * 3, axis=-1), True),
@@ -172,8 +173,8 @@ def test_gray_rgba_palette_and_16bit_images_load_as_rgb(tmp_path, shared_data):
     assert Image.open(tmp_path / "gray16.png").mode == "I;16"
 
 
-def test_gray_flag_comes_from_the_target(tmp_path, shared_data):
-    lr = photo_crop(shared_data, 6)
+def test_gray_flag_comes_from_the_target(tmp_path, photos):
+    lr = photo_crop(photos.train[0], 6)
     save_png(lr, tmp_path / "lr" / "a.png")
     (tmp_path / "hr").mkdir()
     Image.fromarray(lr.repeat(4, 0).repeat(4, 1)).convert("L").save(tmp_path / "hr" / "a.png")
@@ -205,10 +206,10 @@ def test_truncated_image_is_reported_before_training(kind, tiny_config, sr_data,
     assert not (tmp_path / "runs").exists()
 
 
-def test_complete_files_with_trailing_bytes_and_bmp_are_accepted(tmp_path, shared_data):
+def test_complete_files_with_trailing_bytes_and_bmp_are_accepted(tmp_path, photos):
     from rumpycore.data.images import image_header
 
-    crop = photo_crop(shared_data, 16)
+    crop = photo_crop(photos.train[0], 16)
     Image.fromarray(crop).save(tmp_path / "a.jpg")
     (tmp_path / "a.jpg").write_bytes((tmp_path / "a.jpg").read_bytes() + b"camera trailer")
     assert image_header(tmp_path / "a.jpg")[:2] == (16, 16)
@@ -219,9 +220,9 @@ def test_complete_files_with_trailing_bytes_and_bmp_are_accepted(tmp_path, share
         image_header(tmp_path / "b.bmp")
 
 
-def test_recursive_search_pairs_by_relative_path_also_when_packed(tmp_path, shared_data, capsys):
+def test_recursive_search_pairs_by_relative_path_also_when_packed(tmp_path, photos, capsys):
     for i, sub in enumerate(["b", "a", "a/deeper"]):
-        write_blocky_pair(tmp_path / "sets" / sub, "same", photo_crop(shared_data, 6, top=40 * i))
+        write_blocky_pair(tmp_path / "sets" / sub, "same", photo_crop(photos.train[0], 6, top=40 * i))
         for role in ("lr", "hr"):
             (tmp_path / role / sub).mkdir(parents=True, exist_ok=True)
             shutil.move(tmp_path / "sets" / sub / role / "same.png", tmp_path / role / sub / "same.png")
@@ -240,14 +241,14 @@ def test_recursive_search_pairs_by_relative_path_also_when_packed(tmp_path, shar
 
 
 @pytest.fixture(scope="module")
-def copies(tmp_path_factory, shared_data):
+def copies(tmp_path_factory, photos):
     """Three HR crops and two degraded copies of each (``<stem>_q0``, ``<stem>_q1``) made by
     ``rumpy degrade --multiples 2``, with their metadata."""
     root = tmp_path_factory.mktemp("copies")
     for photo, stem in enumerate(["a", "b", "c"]):
-        save_png(photo_crop(shared_data, 64, photo=photo), root / "hr" / f"{stem}.png")
-    result = run_rumpy("degrade", "--source_dir", root / "hr", "--output_dir", root / "lr", "--pipeline",
-                       "blur-downsample", "--scale", "4", "--multiples", "2")
+        save_png(photo_crop(photos.train[photo], 64), root / "hr" / f"{stem}.png")
+    result = rumpy_in_process("degrade", "--source_dir", root / "hr", "--output_dir", root / "lr", "--pipeline",
+                              "blur-downsample", "--scale", "4", "--multiples", "2")
     assert result.returncode == 0, result.stderr
     return root
 

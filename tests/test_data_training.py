@@ -31,7 +31,7 @@ def test_training_sets_are_joined_and_eval_sets_reported_each_and_together(tiny_
     path = write_config(config, tmp_path / "cfg.toml")
     data = build_datasets(validate(config, path))
     assert len(data.train) == 6 and [len(d) for d in data.train.datasets] == [2, 4]
-    assert [data.evals[s][0]["name"] for s in ("gray", "colour")] == ["bridge", "lenna"]
+    assert [data.evals[s][0]["name"] for s in ("gray", "colour")] == ["gray", "rgb"]
     code, _, err = invoke(capsys, "train", "--parameters", path)
     assert code == 0, err
     row = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")[0]
@@ -55,6 +55,6 @@ def test_model_taking_lr_interp_gets_the_upscaled_images(test_models, tiny_confi
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert code == 0, err
     assert [tuple(x.shape) for x in InterpNet.seen] == [(4, 3, 64, 64), (2, 3, 64, 64), (2, 3, 64, 64)]
-    expected = torch.stack([torch.from_numpy(interp[n]).permute(2, 0, 1) for n in ("bridge.png", "lenna.png")])
+    expected = torch.stack([torch.from_numpy(interp[n]).permute(2, 0, 1) for n in ("gray.png", "rgb.png")])
     assert torch.equal(InterpNet.seen[-1], expected.float() / 255)
     assert [r["epoch"] for r in read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")] == [1]

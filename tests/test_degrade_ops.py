@@ -20,9 +20,9 @@ FAST_PCA = {"pca_samples": 2000}
 
 
 @pytest.fixture(scope="module")
-def hr(shared_data) -> np.ndarray:
+def hr(photos) -> np.ndarray:
     """A real 50 x 42 RGB crop (sizes not multiples of 4, to exercise the crop)."""
-    image = np.asarray(Image.open(shared_data / "Set5" / "HR" / "baby.png").convert("RGB"))
+    image = np.asarray(Image.open(photos.train[0]).convert("RGB"))
     return np.ascontiguousarray(image[200:250, 230:272])
 
 

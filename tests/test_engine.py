@@ -15,12 +15,11 @@ import torch
 import rumpycore
 from rumpycore.loggers.base import Logger
 from rumpycore.loggers.summary import read_summary
-from rumpycore.metrics.base import Metric
 from rumpycore.plugins import host, reset_host
-from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
+from rumpycore.testing import rumpy_executable, rumpy_in_process, sr_config, write_config
 from rumpycore.training.history import best_row, direction_lookup, evaluations_without_improvement
 
-from .helpers import assert_one_line_error, invoke
+from .helpers import assert_one_line_error, assert_same_state, invoke
 
 
 def summary(folder):
@@ -33,21 +32,6 @@ def untimed(rows):
 
 def checkpoint(folder, epoch):
     return torch.load(folder / "saved_models" / f"train_model_{epoch}.pt", map_location="cpu", weights_only=True)
-
-
-def assert_same_state(a, b):
-    """Two checkpoints hold the same weights, optimizer and scheduler states and step (every network)."""
-    assert a["networks"].keys() == b["networks"].keys() and a["networks"]
-    for role in a["networks"]:
-        weights_a, weights_b = a["networks"][role]["weights"], b["networks"][role]["weights"]
-        assert weights_a.keys() == weights_b.keys() and weights_a
-        for key in weights_a:
-            assert torch.equal(weights_a[key], weights_b[key]), key
-        states = zip(a["optimizers"][role]["state"].values(), b["optimizers"][role]["state"].values(), strict=True)
-        for state_a, state_b in states:
-            for key in state_a:
-                assert torch.equal(torch.as_tensor(state_a[key]), torch.as_tensor(state_b[key])), key
-    assert a["schedulers"] == b["schedulers"] and a["step"] == b["step"]
 
 
 def train(capsys, config, path, *extra):
@@ -75,6 +59,11 @@ def test_resume_gives_the_same_checkpoints_and_summary(tiny_config, tmp_path, ca
     for epoch in (2, 3):
         assert_same_state(checkpoint(a, epoch), checkpoint(b, epoch))
     assert (b / "config.toml").is_file() and (b / "config_from_epoch_2.toml").is_file()
+    state = checkpoint(a, 3)
+    for emptied in ({**state, "optimizer": {**state["optimizer"], "state": {}}}, {**state, "model": {}}):
+        for first, second in ((state, emptied), (emptied, state)):
+            with pytest.raises((AssertionError, ValueError)):  # the comparison cannot pass vacuously
+                assert_same_state(first, second)
 
 
 def test_branching_never_destroys_later_results(tiny_config, tmp_path, capsys):
@@ -194,7 +183,7 @@ def in_process_plugin():
 
 
 def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_process_plugin):
-    events = []
+    events, contexts = [], []
 
     class Recorder(Logger):
         def run_start(self, info):
@@ -208,7 +197,7 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
 
     @rumpycore.hookimpl
     def register_loggers(register):
-        register(rumpycore.LoggerSpec("recorder", lambda params, ctx: Recorder()))
+        register(rumpycore.LoggerSpec("recorder", lambda params, ctx: contexts.append(ctx) or Recorder()))
 
     @rumpycore.hookimpl
     def register_schedulers(register):
@@ -216,7 +205,7 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
             "halve_each_epoch", lambda opt, params, ctx: torch.optim.lr_scheduler.StepLR(opt, 1, 0.5),
             interval="epoch"))
 
-    class WorstPixel(Metric):
+    class WorstPixel(rumpycore.Metric):
         def values(self, prediction, target, batch):
             return (prediction - target).abs().flatten(1).amax(1)
 
@@ -233,6 +222,12 @@ def test_plugins_add_a_scheduler_and_a_logger(tiny_config, tmp_path, capsys, in_
                          internal_params={"scheduler": "halve_each_epoch"})
     train(capsys, config, tmp_path / "cfg.toml")
     assert events == [("run_start", 1), ("epoch_end", 1, 5e-4), ("epoch_end", 2, 2.5e-4), ("run_end", "finished")]
+    [ctx] = contexts
+    assert isinstance(ctx, rumpycore.LoggerContext)
+    assert (ctx.experiment, ctx.folder, ctx.results, ctx.task) == (
+        "tiny", tmp_path / "runs" / "tiny", tmp_path / "runs" / "tiny" / "result_outputs", "sisr")
+    assert ctx.metric_directions == {"PSNR": True, "worst_pixel": False}
+    assert ctx.config["training"]["loggers"] == ["Recorder"]
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert all(0.0 < row["val-worst_pixel"] <= 1.0 for row in rows)
 
@@ -261,7 +256,7 @@ def test_aim_run_is_real_and_continues_on_resume(tiny_config, tmp_path, capsys):
     assert {"train_loss", "learning_rate", "val_SSIM", "epoch_time"} <= set(metrics)
     assert any(name.startswith("__system__") for name in metrics)
     images = [(name, ctx.to_dict()) for name, ctx, _ in run.iter_sequence_info_by_type(("aim.image", "list(aim.image)"))]
-    assert images == [("samples", {"image": "bridge"})]
+    assert images == [("samples", {"image": "gray"})]
 
 
 def test_aim_failing_to_start_does_not_stop_training(tiny_config, tmp_path, capsys):
@@ -285,7 +280,7 @@ def test_two_process_ddp_matches_one_process(tiny_config, tmp_path, capsys):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("finished epoch 2") == 1  # only rank 0 reports and writes
     one, two = summary(tmp_path / "runs" / "single"), summary(tmp_path / "runs" / "ddp")
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         for column in ("train-loss", "val-loss", "val-PSNR", "val-SSIM"):
             assert b[column] == pytest.approx(a[column], rel=1e-5, abs=1e-6), column
 
@@ -302,7 +297,7 @@ def long_epochs(config: dict) -> dict:
 def uninterrupted(sr_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     config = long_epochs(sr_config(sr_data, folder / "runs", experiment="reference"))
-    result = run_rumpy("train", "--parameters", write_config(config, folder / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, folder / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     return folder / "runs" / "reference"
 
@@ -324,7 +319,7 @@ def test_signal_saves_a_resumable_state(uninterrupted, tiny_config, tmp_path, si
     assert "Traceback" not in err
     assert [p.name for p in first.parent.glob("interrupted_after_*.pt")] == ["interrupted_after_1.pt"]
 
-    result = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")
+    result = rumpy_in_process("train", "--parameters", path, "--continue_from_epoch", "last")
     assert result.returncode == 0, result.stderr
     stopped = tmp_path / "runs" / "stopped"
     assert untimed(summary(uninterrupted)) == untimed(summary(stopped))

@@ -14,13 +14,12 @@ import toml
 import torch
 from PIL import Image
 
-
 from rumpycore.cli.eval import eval_sisr
 from rumpycore.degrade.resize import imresize
 from rumpycore.evaluation.baselines import Bicubic
 from rumpycore.evaluation.tiling import tiled_forward
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import run_rumpy, save_png, sr_config, write_config
+from rumpycore.testing import needs_benchmark, photo_crop, rumpy_in_process, save_png, sr_config, write_config
 
 from .helpers import assert_one_line_error, invoke
 
@@ -29,7 +28,8 @@ from .helpers import assert_one_line_error, invoke
 def trained(tmp_path_factory, sr_data) -> Path:
     """A tiny EDSR x4 trained for 2 epochs by ``rumpy train``; returns its experiment folder."""
     root = tmp_path_factory.mktemp("trained")
-    result = run_rumpy("train", "--parameters", write_config(sr_config(sr_data, root / "runs"), root / "cfg.toml"))
+    config = write_config(sr_config(sr_data, root / "runs"), root / "cfg.toml")
+    result = rumpy_in_process("train", "--parameters", config)
     assert result.returncode == 0, result.stderr
     return root / "runs" / "tiny"
 
@@ -59,11 +59,20 @@ def test_eval_matches_the_val_metrics_logged_by_training(trained, sr_data, tmp_p
         assert rows["bicubic"]["PSNR"] < 100
 
 
+def test_the_same_checkpoint_named_twice_is_evaluated_once(trained, sr_data, tmp_path, capsys):
+    code, out, err = invoke(capsys, *eval_args(sr_data, tmp_path, "-me", trained, "last", "-me", trained, "2",
+                                               "--no_image_comparison", "--json"))
+    assert code == 0, err
+    assert [(row["model"], row["epoch"]) for row in json.loads(out)["summary"]] == [("bicubic", None), ("tiny", 2)]
+    assert f"rumpy eval: note: {trained} 2 is epoch 2, as is {trained} last; evaluated once" in err.splitlines()
+
+
+@needs_benchmark
 def test_eval_on_set5_matches_the_val_psnr_logged_for_set5(shared_data, sr_data, tmp_path, capsys):
     set5 = {"lr": str(shared_data / "Set5" / "LR_bicubic" / "X4"), "hr": str(shared_data / "Set5" / "HR")}
     config = sr_config(sr_data, tmp_path / "runs", experiment="set5", training={"num_epochs": 1})
     config["data"]["eval_sets"] = {"set5": set5}
-    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "runs" / "set5"
     [logged] = read_summary(folder / "result_outputs" / "summary.csv")
@@ -87,7 +96,7 @@ def test_results_folder_contents(trained, sr_data, tmp_path, capsys):
         "bicubic", "comparisons", "config.toml", "lanczos", "metrics.csv", "summary.csv", "tiny"]
     rows = read_rows(folder / "metrics.csv")
     assert [(r["model"], r["image"]) for r in rows] == [
-        (m, i) for m in ("bicubic", "tiny", "lanczos") for i in ("bridge", "lenna")]
+        (m, i) for m in ("bicubic", "tiny", "lanczos") for i in ("gray", "rgb")]
     assert all(float(r["PSNR"]) > 10 and 0 < float(r["SSIM"]) <= 1 and float(r["ms"]) > 0 for r in rows)
     summary = read_rows(folder / "summary.csv")
     assert [r["model"] for r in summary] == ["bicubic", "tiny", "lanczos"]
@@ -97,9 +106,9 @@ def test_results_folder_contents(trained, sr_data, tmp_path, capsys):
     best = int(summary[1]["epoch"])
     assert (trained / "saved_models" / "best.pt").resolve().name == f"train_model_{best}.pt"
     for model in ("bicubic", "lanczos", "tiny"):
-        saved = np.asarray(Image.open(folder / model / "lenna.png"))
+        saved = np.asarray(Image.open(folder / model / "rgb.png"))
         assert saved.shape == (64, 64, 3)
-    comparison = np.asarray(Image.open(folder / "comparisons" / "lenna.png"))
+    comparison = np.asarray(Image.open(folder / "comparisons" / "rgb.png"))
     assert comparison.shape[1] > 5 * 64  # LR, bicubic, lanczos, tiny and HR side by side
 
     copied = toml.load(folder / "config.toml")
@@ -140,7 +149,7 @@ def test_toml_config_with_relative_paths_and_no_hr(sr_data, tmp_path, capsys):
     folder = tmp_path / "conf" / "out" / "sr"
     rows = read_rows(folder / "metrics.csv")
     assert set(rows[0]) == {"model", "epoch", "image", "ms"}
-    assert len(rows) == 4 and (folder / "lanczos" / "bridge.png").is_file()
+    assert len(rows) == 4 and (folder / "lanczos" / "gray.png").is_file()
 
 
 def test_eval_sisr_is_the_original_name(sr_data, tmp_path, monkeypatch, capsys):
@@ -151,9 +160,8 @@ def test_eval_sisr_is_the_original_name(sr_data, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "o" / "summary.csv").is_file()
 
 
-def test_tiled_inference_gives_the_untiled_psnr(trained, shared_data, tmp_path, capsys):
-    photo = np.asarray(Image.open(shared_data / "train" / "HR" / "sunhays_001.png").convert("RGB"))
-    hr = np.ascontiguousarray(photo[:256, :320])
+def test_tiled_inference_gives_the_untiled_psnr(trained, photos, tmp_path, capsys):
+    hr = photo_crop(photos.train[0], 256, top=0, left=0)
     save_png(hr, tmp_path / "hr" / "photo.png")
     save_png(imresize(hr, 0.25), tmp_path / "lr" / "photo.png")
     psnr = {}
@@ -184,8 +192,8 @@ def test_tiles_bound_the_model_input_and_match_the_whole_image():
     assert torch.allclose(tiled, whole, atol=1e-6)  # receptive field radius 2 fits in the overlap
 
 
-def test_bicubic_baseline_is_matlab_imresize_on_the_float_image(shared_data):
-    lr = np.asarray(Image.open(shared_data / "Set5" / "LR_bicubic" / "X4" / "birdx4.png").convert("RGB"))
+def test_bicubic_baseline_is_matlab_imresize_on_the_float_image(photos):
+    lr = photo_crop(photos.train[1], 72)
     batch = {"lr": torch.from_numpy(lr.transpose(2, 0, 1).copy())[None].float() / 255.0}
     ours = Bicubic(4)(batch)[0].permute(1, 2, 0).numpy()
     assert np.abs(ours - imresize(lr.astype(np.float64) / 255.0, 4)).max() < 1e-12
@@ -225,10 +233,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, trained, sr_data, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-def test_metric_channel_and_crop_border_options(shared_data, tmp_path, capsys):
+def test_metric_channel_and_crop_border_options(photos, tmp_path, capsys):
     expected = []
-    for stem in ("butterfly", "bird"):
-        hr = np.asarray(Image.open(shared_data / "Set5" / "HR" / f"{stem}.png").convert("RGB"))[:64, :64]
+    for stem, path in (("first", photos.train[0]), ("second", photos.train[1])):
+        hr = photo_crop(path, 64, top=0, left=0)
         lr = imresize(hr, 0.25)
         save_png(hr, tmp_path / "hr" / f"{stem}.png")
         save_png(lr, tmp_path / "lr" / f"{stem}.png")

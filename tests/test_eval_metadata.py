@@ -90,13 +90,13 @@ def test_true_metadata_reproduces_the_training_evaluation(registered, capsys, tm
     logged = read_summary(root / "runs" / "meta" / "result_outputs" / "summary.csv")[0]
     assert model["PSNR"] == pytest.approx(logged["val-PSNR"], abs=1e-6)
     fed = torch.cat(MetaNet.seen)
-    # bridge then lenna, in the order the values were trained with: blur_kernel (3 values), sigma
+    # gray then rgb, in the order the values were trained with: blur_kernel (3 values), sigma
     assert sorted(fed[:, 3].tolist()) == pytest.approx(sorted([normalised_sigma(1.0), normalised_sigma(4.0)] * 2))
 
 
 def test_metadata_file_option(registered, capsys, tmp_path):
     root = registered
-    write_csv(tmp_path / "other.csv", {"lenna": 2.0, "bridge": 0.5}, extension="")
+    write_csv(tmp_path / "other.csv", {"rgb": 2.0, "gray": 0.5}, extension="")
     code, _, err = invoke(capsys, *eval_args(root, tmp_path, "-me", root / "runs" / "meta", "1",
                                              "--results_name", "file", "--metadata_file", tmp_path / "other.csv"))
     assert code == 0, err

@@ -1,5 +1,5 @@
-"""The example configs under examples/configs pass `rumpy check` against placeholder data,
-and the demo runs as `make demo` runs it."""
+"""The example configs under examples/configs pass `rumpy check --no-data` wherever they are
+checked, and the demo runs as `make demo` runs it."""
 
 from __future__ import annotations
 
@@ -7,36 +7,49 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
+import pytest
 import toml
 
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, run_rumpy, save_png
+from rumpycore.testing import REPO, run_rumpy
 
-from .helpers import invoke
+from .helpers import assert_one_line_error, invoke
 
-
-def placeholder_pair(root, stem: str, lr_size: int = 64, scale: int = 4) -> None:
-    rng = np.random.default_rng(len(stem))
-    save_png(rng.integers(0, 256, (lr_size * scale, lr_size * scale, 3), dtype=np.uint8), root / "HR" / f"{stem}.png")
-    save_png(rng.integers(0, 256, (lr_size, lr_size, 3), dtype=np.uint8), root / "LR_bicubic" / "X4" / f"{stem}x4.png")
+EXAMPLES = sorted((REPO / "examples" / "configs").glob("*.toml"))
 
 
-def test_rcan_div2k_flickr2k_example_passes_check(tmp_path, capsys):
-    folder = tmp_path / "examples" / "configs"
-    folder.mkdir(parents=True)
-    shutil.copy(REPO / "examples" / "configs" / "rcan_div2k_flickr2k.toml", folder)
-    for stem in ("0001", "0002", "0801", "0802"):  # two training and two evaluation images of DIV2K
-        placeholder_pair(folder / "DIV2K", stem)
-    for stem in ("000001", "000002"):
-        placeholder_pair(folder / "Flickr2K", stem)
-    code, out, err = invoke(capsys, "check", "--parameters", folder / "rcan_div2k_flickr2k.toml")
+def files_under(folder) -> list:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_every_example_config_passes_check_without_its_data(path, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = files_under(REPO / "examples")
+    code, out, err = invoke(capsys, "check", "--parameters", path, "--no-data")
+    assert code == 0, err
+    config, note = out.split("\n# model")
+    resolved = toml.loads(config)
+    assert resolved["model"]["name"].lower() == toml.load(path)["model"]["name"].lower()
+    uses_metadata = resolved["model"]["name"] in ("SFTMD", "DegradationCNN")
+    assert ("its size depends on the metadata in the data" in note) == uses_metadata
+    assert ("trainable parameters" in note) != uses_metadata
+    assert files_under(REPO / "examples") == before and not any(tmp_path.iterdir())
+
+
+def test_rcan_div2k_flickr2k_example_resolves_as_the_paper_trains(tmp_path, capsys):
+    path = REPO / "examples" / "configs" / "rcan_div2k_flickr2k.toml"
+    code, out, err = invoke(capsys, "check", "--parameters", path, "--no-data")
     assert code == 0, err
     resolved = toml.loads(out.split("\n# model")[0])
     assert resolved["model"]["name"] == "RCAN"
     assert resolved["model"]["internal_params"]["scheduler_params"]["restart_period"] == 125000
     assert set(resolved["data"]["training_sets"]) == {"div2k", "flickr2k"}
     assert "# model RCAN: 15,592,355 trainable parameters" in out
+    # the data is checked unless --no-data is given, and here it is not on disk
+    copy = shutil.copy(path, tmp_path)
+    code, _, err = invoke(capsys, "check", "--parameters", copy)
+    assert_one_line_error(code, err, "data.training_sets.div2k", str(tmp_path / "DIV2K"))
     assert not (tmp_path / "results").exists()
 
 

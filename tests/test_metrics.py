@@ -16,7 +16,7 @@ from rumpycore.metrics.fidelity import (
     PSNR, SSIM, FidelityParams, build_psnr, build_ssim, comparison_planes, quantise,
 )
 from rumpycore.specs import MetricContext
-from rumpycore.testing import CUDA
+from rumpycore.testing import CUDA, needs_benchmark, photo_crop
 
 from .helpers import invoke
 
@@ -42,10 +42,9 @@ def matlab_y(image: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def pair(shared_data):
+def pair(photos):
     """A real HR crop and a degraded version of it (blur and noise), uint8."""
-    hr, _ = load_rgb(shared_data / "Set14" / "HR" / "monarch.png")
-    hr = hr[100:164, 200:280]
+    hr = photo_crop(photos.train[0], 80, top=100, left=200)[:64]
     rng = np.random.default_rng(3)
     degraded = np.clip(hr.astype(np.float64) + rng.normal(0, 6, hr.shape), 0, 255).round().astype(np.uint8)
     return hr, degraded
@@ -89,8 +88,8 @@ def test_rgb_mode_averages_channels_and_crop_border_is_honoured(pair):
     assert float(SSIM(ctx).values(prediction, target, {})[0]) == pytest.approx(reference, abs=1e-10)
 
 
-def test_gray_images_are_compared_on_their_gray_values(shared_data):
-    hr, gray = load_rgb(shared_data / "Set14" / "HR" / "bridge.png")
+def test_gray_images_are_compared_on_their_gray_values(photos):
+    hr, gray = load_rgb(photos.gray)
     assert gray
     hr = hr[:64, :64]
     degraded = np.clip(hr.astype(int) + 9, 0, 255).astype(np.uint8)
@@ -120,6 +119,7 @@ def test_images_too_small_for_the_ssim_window_are_a_clear_error():
 
 
 @pytest.mark.slow
+@needs_benchmark
 def test_bicubic_baseline_reproduces_the_published_table(shared_data, tmp_path, capsys):
     for name, psnr, ssim, our_psnr, our_ssim in BICUBIC_X4:
         code, out, err = invoke(capsys, "eval", "--lr_dir", shared_data / name / "LR_bicubic" / "X4",
@@ -133,8 +133,8 @@ def test_bicubic_baseline_reproduces_the_published_table(shared_data, tmp_path, 
 
 
 @CUDA
-def test_psnr_and_ssim_agree_on_the_cpu_and_the_gpu(shared_data):
-    hr = torch.from_numpy(load_rgb(shared_data / "Set5" / "HR" / "bird.png")[0].copy())
+def test_psnr_and_ssim_agree_on_the_cpu_and_the_gpu(photos):
+    hr = torch.from_numpy(photo_crop(photos.train[0], 288, top=0, left=0))
     target = hr.permute(2, 0, 1)[None].double() / 255.0
     prediction = (target + 0.03 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     batch = {"name": ["bird"]}

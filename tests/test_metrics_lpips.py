@@ -8,13 +8,12 @@ import toml
 import torch
 import torchvision
 
-from rumpycore.data.images import load_rgb
 from rumpycore.errors import ConfigError
 from rumpycore.loggers.summary import read_summary
 from rumpycore.metrics.perceptual import LPIPSParams, build_lpips, check_lpips
 from rumpycore.pretrained import weights_path
 from rumpycore.specs import MetricContext
-from rumpycore.testing import write_config
+from rumpycore.testing import photo_crop, write_config
 
 from .helpers import assert_one_line_error, invoke
 
@@ -31,9 +30,8 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def images(shared_data):
-    hr, _ = load_rgb(shared_data / "Set5" / "HR" / "butterfly.png")
-    hr = hr[:96, :96]
+def images(photos):
+    hr = photo_crop(photos.train[0], 96, top=0, left=0)
     noisy = np.clip(hr.astype(int) + np.random.default_rng(0).integers(-20, 21, hr.shape), 0, 255).astype(np.uint8)
     batch = lambda *ims: torch.from_numpy(np.stack(ims).transpose(0, 3, 1, 2).copy()).float() / 255.0  # noqa: E731
     return batch(hr, noisy), batch(hr, hr)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from rumpycore.config import validate
+from rumpycore.testing import photo_crop
 from rumpycore.training.setup import build_datasets, build_loaders
 
 from .data_helpers import meta_config
@@ -31,11 +32,11 @@ def test_pack_stores_decoded_images_names_sizes_and_metadata(meta_sets, capsys):
     assert stdout.startswith(f"packed 2 lr, 2 hr images with metadata from {meta_sets / 'eval' / 'LR'}")
     with h5py.File(out, "r") as handle:
         assert handle.attrs["format"] == "rumpy-pack"
-        assert [n.decode() for n in handle["hr"]["names"][()]] == ["bridge.png", "lenna.png"]
+        assert [n.decode() for n in handle["hr"]["names"][()]] == ["gray.png", "rgb.png"]
         assert handle["lr"]["sizes"][()].tolist() == [[16, 16], [16, 16]]
         assert handle["hr"]["gray"][()].tolist() == [True, False]
         for role, folder in (("lr", "LR"), ("hr", "HR")):
-            for index, name in enumerate(["bridge.png", "lenna.png"]):
+            for index, name in enumerate(["gray.png", "rgb.png"]):
                 stored = handle[role]["images"][str(index)][()]
                 expected = np.asarray(Image.open(meta_sets / "eval" / folder / name).convert("RGB"))
                 assert stored.dtype == np.uint8 and np.array_equal(stored, expected)
@@ -75,11 +76,11 @@ def test_packed_sets_give_the_same_batches_as_folders_with_any_workers(test_mode
             assert ours["lr"].dtype == torch.uint8
 
 
-def test_packed_lr_interp_and_missing_roles(tmp_path, shared_data, capsys):
-    from .data_helpers import build, photo_crop, write_blocky_pair
+def test_packed_lr_interp_and_missing_roles(tmp_path, photos, capsys):
+    from .data_helpers import build, write_blocky_pair
 
     for i in range(2):
-        write_blocky_pair(tmp_path, f"img{i}", photo_crop(shared_data, 12, photo=i))
+        write_blocky_pair(tmp_path, f"img{i}", photo_crop(photos.train[i], 12))
     out = tmp_path / "set.h5"
     code, _, err = invoke(capsys, "pack", "--lr", tmp_path / "lr", "--hr", tmp_path / "hr", "--lr-interp",
                           tmp_path / "interp", "--out", out)
@@ -118,8 +119,8 @@ def test_pack_mistakes_are_one_line_errors_that_write_nothing(meta_sets, tmp_pat
         (["--lr", lr, "--metadata", tmp_path / "none.csv", "--out", out / "a.h5"], "none.csv does not exist"),
         (["--hr", meta_sets / "eval" / "LR", "--out", out / "a.h5"], "no images (.png"),
     ]
-    (meta_sets / "eval" / "LR" / "bridge.png").unlink()
-    (meta_sets / "eval" / "LR" / "lenna.png").unlink()
+    (meta_sets / "eval" / "LR" / "gray.png").unlink()
+    (meta_sets / "eval" / "LR" / "rgb.png").unlink()
     for args, expected in cases:
         code, _, err = invoke(capsys, "pack", *args)
         assert_one_line_error(code, err, expected)
@@ -139,7 +140,7 @@ def test_pack_mistakes_are_one_line_errors_that_write_nothing(meta_sets, tmp_pat
     assert h5py.is_hdf5(existing)
 
     # a PNG whose header and end are intact but whose pixel data is damaged fails while writing
-    broken = hr / "sunhays_004.png"
+    broken = hr / "photo_4.png"
     data = bytearray(broken.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
     broken.write_bytes(bytes(data))
@@ -147,7 +148,7 @@ def test_pack_mistakes_are_one_line_errors_that_write_nothing(meta_sets, tmp_pat
     assert_one_line_error(code, err, f"{broken}: not a readable image")
     assert no_leftovers(out, allowed=("existing.h5",))
 
-    truncated = lr / "sunhays_002.png"
+    truncated = lr / "photo_2.png"
     truncated.write_bytes(truncated.read_bytes()[:-30])
     code, _, err = invoke(capsys, "pack", "--lr", lr, "--out", out / "c.h5")
     assert_one_line_error(code, err, f"{truncated}: file is truncated")

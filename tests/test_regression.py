@@ -16,7 +16,7 @@ from PIL import Image
 from rumpycore.data.images import natural_key
 from rumpycore.loggers.summary import read_summary
 from rumpycore.metrics.regression import CoefficientOfDetermination, MeanAbsoluteError, RootMeanSquaredError
-from rumpycore.testing import degrade_folder, photo_crops, regression_config, run_rumpy, write_config
+from rumpycore.testing import Photos, degrade_folder, photo_crops, regression_config, rumpy_in_process, write_config
 
 from .helpers import assert_one_line_error, invoke
 
@@ -24,7 +24,7 @@ PIPELINE = {"pipeline": "blur-noise",
             "deg_configs": {"blur": {"sigma": [0.2, 3.0], "pca_samples": 200},
                             "noise": {"gaussian_probability": 1.0, "gray_probability": 0.0, "sigma": [1, 10]}}}
 TARGETS = ("blur_sigma", "noise_sigma")
-TRAIN, VAL = [0, 200], [200, 248]  # B100 crops (200) train; crops of the 16 other photos (48) validate
+TRAIN, VAL = [0, 200], [200, 248]  # 200 crops of some photos train; 48 crops of other photos validate
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -32,12 +32,24 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def photo_groups(shared: Path, photos: Photos) -> tuple[list[Path], list[Path]]:
+    """Photos to crop for training (B100 where available) and others, whose names sort after
+    them, for validation."""
+    b100 = sorted((shared / "B100" / "HR").glob("*.png"))
+    if b100:
+        return b100, list(photos.train)
+    half = len(photos.train) // 2
+    return list(photos.train[:half]), list(photos.train[half:])
+
+
 @pytest.fixture(scope="module")
-def degraded(tmp_path_factory, shared_data) -> Path:
+def degraded(tmp_path_factory, shared_data, photos) -> Path:
     """48x48 crops of real photos, blurred (sigma 0.2-3) and noised (sigma 1-10) by rumpy degrade."""
     root = tmp_path_factory.mktemp("regression_data")
-    photo_crops(root / "source", sorted((shared_data / "B100" / "HR").glob("*.png")), 48, 2)
-    photo_crops(root / "source", sorted((shared_data / "train" / "HR").glob("*.png")), 48, 3, seed=1)
+    training, validation = photo_groups(shared_data, photos)
+    photo_crops(root / "source", training, 48, TRAIN[1] // len(training))
+    photo_crops(root / "source", validation, 48, (VAL[1] - VAL[0]) // len(validation), seed=1)
+    assert len(list((root / "source").iterdir())) == VAL[1]
     return degrade_folder(root / "source", root / "degraded", PIPELINE, seed=3)
 
 
@@ -55,7 +67,7 @@ def trained(tmp_path_factory, degraded) -> Path:
                                                 "scheduler_params": {"lr_max": 1e-3}},
                                training={"num_epochs": 8, "save_model_outputs": True})
     config["data"]["training_sets"]["train"]["repeat"] = 4
-    result = run_rumpy("train", "--parameters", write_config(config, root / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, root / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     return root / "runs" / "regressor"
 
@@ -187,10 +199,10 @@ def test_bad_regression_configs_are_one_line_errors(case, degraded, tmp_path, ca
     assert not (tmp_path / "runs").exists()
 
 
-def test_online_degradation_targets_and_mse_loss(tmp_path, shared_data, capsys):
+def test_online_degradation_targets_and_mse_loss(tmp_path, photos, capsys):
     """Targets drawn by the online pipeline: LR made from HR per sample, the applied values as targets."""
-    photos = sorted((shared_data / "train" / "HR").glob("*.png"))
-    photo_crops(tmp_path / "hr", photos, 64, 1)
+    photo_crops(tmp_path / "hr", list(photos.train), 64, 16 // len(photos.train))  # 16 crops
+    names = sorted((p.stem for p in (tmp_path / "hr").iterdir()), key=natural_key)
     config = regression_config(tmp_path / "hr", tmp_path / "runs", [0, 12], [12, 16], targets=("blur_sigma",),
                                internal_params={"scale": 2, "widths": [8, 16], "hidden": 16, "loss": "mse"},
                                training={"num_epochs": 2})
@@ -206,7 +218,7 @@ def test_online_degradation_targets_and_mse_loss(tmp_path, shared_data, capsys):
     assert code == 0, err
     results = tmp_path / "runs" / "regressor" / "result_outputs"
     first, second = (read_rows(results / f"epoch_{e}_results" / "predictions.csv") for e in (1, 2))
-    assert [r["image"] for r in first] == [p.stem + "_0" for p in photos[12:16]]
+    assert [r["image"] for r in first] == names[12:16]
     sigmas = [float(r["blur_sigma_true"]) for r in first]
     assert all(0.5 <= s <= 2.0 for s in sigmas) and len(set(sigmas)) == 4
     assert [r["blur_sigma_true"] for r in second] == [r["blur_sigma_true"] for r in first]  # same draws each time

@@ -23,11 +23,10 @@ from PIL import Image
 import rumpycore
 from rumpycore.loggers.summary import read_summary
 from rumpycore.plugins import host, reset_host
-from rumpycore.testing import rumpy_executable, run_rumpy, sr_config, write_config
+from rumpycore.testing import rumpy_executable, rumpy_in_process, sr_config, write_config
 from rumpycore.store import checkpoints as ckpt
 
-from .helpers import assert_one_line_error, assert_stopped_with_error, invoke
-from .test_engine import assert_same_state
+from .helpers import assert_one_line_error, assert_same_state, assert_stopped_with_error, invoke
 
 
 def train(capsys, config, path, *extra):
@@ -53,7 +52,7 @@ def test_a_second_run_on_the_same_folder_is_refused(tiny_config, tmp_path):
     # paused while holding its lock, the first run cannot finish before the second one starts
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        second = run_rumpy("train", "--parameters", path, "--overwrite_data")
+        second = rumpy_in_process("train", "--parameters", path, "--overwrite_data")
     finally:
         os.kill(first.pid, signal.SIGCONT)
     _, first_err = first.communicate(timeout=300)
@@ -127,7 +126,7 @@ def test_a_resumed_run_removes_what_a_killed_write_left(tiny_config, tmp_path, c
     folder = tmp_path / "runs" / "tiny"
     leftovers = [folder / "saved_models" / ".train_model_2.pt.k2j4.tmp",
                  folder / "result_outputs" / ".summary.csv.x81a.tmp",
-                 folder / "result_outputs" / "epoch_1_samples" / ".bridge_comparison.png.gk73.tmp"]
+                 folder / "result_outputs" / "epoch_1_samples" / ".gray_comparison.png.gk73.tmp"]
     for leftover in leftovers:
         leftover.write_bytes(b"half a write")
     train(capsys, config, path, "--continue_from_epoch", "last")
@@ -254,7 +253,8 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
         c["data"]["batch_size"] = 2
         return c
 
-    result = run_rumpy("train", "--parameters", write_config(config("reference"), tmp_path / "reference.toml"))
+    reference = write_config(config("reference"), tmp_path / "reference.toml")
+    result = rumpy_in_process("train", "--parameters", reference)
     assert result.returncode == 0, result.stderr
     path = write_config(config("killed"), tmp_path / "killed.toml")
     folder = tmp_path / "runs" / "killed"
@@ -295,7 +295,7 @@ def test_sigkill_at_random_moments_then_resume(sr_data, tmp_path):
     print(f"kills survived: {kills}, {during_writes} of them during checkpoint writes")
     assert kills >= 10 and during_writes >= 3
     if newest_epoch(folder) < epochs:
-        final = run_rumpy("train", "--parameters", path, "--continue_from_epoch", "last")
+        final = rumpy_in_process("train", "--parameters", path, "--continue_from_epoch", "last")
         assert final.returncode == 0, final.stderr
     readable(folder)
     assert not list(folder.rglob(".*.tmp"))

@@ -10,6 +10,7 @@ from PIL import Image
 
 from rumpycore.degrade.resize import contributions, imresize
 from rumpycore.degrade.scaling import modcrop
+from rumpycore.testing import needs_benchmark
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -25,6 +26,7 @@ def matlab_pairs(shared: Path, name: str) -> list[tuple[np.ndarray, np.ndarray]]
     return pairs
 
 
+@needs_benchmark
 @pytest.mark.parametrize("name", ["Set5", "Set14"])
 def test_x4_reproduces_matlab_pixel_for_pixel(shared_data, name):
     pairs = matlab_pairs(shared_data, name)
@@ -33,6 +35,7 @@ def test_x4_reproduces_matlab_pixel_for_pixel(shared_data, name):
         np.testing.assert_array_equal(imresize(hr, 1 / 4), lr)
 
 
+@needs_benchmark
 def test_b100_x4_matches_at_least_98_percent_of_pixels(shared_data):
     # All 100 images. Their LR files were not all made from these exact crops, so not 100%.
     equal = total = 0

@@ -110,7 +110,7 @@ def test_graph_step_replays_the_eager_trajectory():
     eager_losses = [eager(b, eager_loss)[0]["loss"].item() for b in batches]
     graph_losses = [graph(b, graph_loss)[0]["loss"].item() for b in batches]  # the short batch runs eagerly
     assert graph_losses == eager_losses
-    for a, b in zip(eager_model.parameters(), graph_model.parameters()):
+    for a, b in zip(eager_model.parameters(), graph_model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert float(graph.optimizer.param_groups[0]["lr"]) == float(eager.optimizer.param_groups[0]["lr"])
     assert float(graph.optimizer.param_groups[0]["lr"]) == pytest.approx(1e-2 * 0.25)
@@ -158,5 +158,5 @@ def test_snapshot_and_restore_undo_warm_up_steps():
     model(torch.rand(3, 4)).sum().backward()
     optimizer.step()
     restore(saved, list(model.parameters()), optimizer)
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert all(float(t.abs().sum()) == 0 for state in optimizer.state.values() for t in state.values())

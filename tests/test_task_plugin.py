@@ -19,7 +19,7 @@ from PIL import Image
 from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import REPO, run_rumpy, save_png, write_config
 
-from .test_engine import assert_same_state
+from .helpers import assert_same_state
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import toml
 import torch
 
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import rumpy_executable, run_rumpy, write_config
+from rumpycore.testing import rumpy_executable, rumpy_in_process, run_rumpy, write_config
 
 from .helpers import assert_one_line_error, invoke
 
@@ -44,15 +44,16 @@ def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
     for name in ("loss_plots.png", "loss_plots.pdf"):
         assert (folder / "result_outputs" / name).stat().st_size > 1000
     samples = sorted(p.name for p in (folder / "result_outputs" / "epoch_2_samples").iterdir())
-    assert samples == ["bridge.png", "bridge_comparison.png", "lenna.png", "lenna_comparison.png"]
+    assert samples == ["gray.png", "gray_comparison.png", "rgb.png", "rgb_comparison.png"]
 
 
 def test_same_seed_gives_identical_results(tiny_config, tmp_path):
     summaries, states = [], []
-    for name in ("a", "b"):
+    # one run in a fresh process, one in this process after the others: neither may matter
+    for name, run in (("a", run_rumpy), ("b", rumpy_in_process)):
         config = tiny_config(experiment=name)
-        result = run_rumpy("train", "--parameters", write_config(config, tmp_path / f"{name}.toml"),
-                           "--set", "data.dataloader_threads=2")
+        result = run("train", "--parameters", write_config(config, tmp_path / f"{name}.toml"),
+                     "--set", "data.dataloader_threads=2")
         assert result.returncode == 0, result.stderr
         rows = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")
         summaries.append([{k: v for k, v in r.items() if not k.endswith("-time")} for r in rows])
@@ -109,7 +110,23 @@ def test_check_validates_without_writing(tiny_config, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
-def test_relative_paths_resolve_against_the_config_folder(tiny_config, tmp_path, sr_data):
+def test_the_resolved_config_fills_in_scheduler_metric_and_logger_defaults(tiny_config, tmp_path, capsys):
+    config = tiny_config(internal_params={"scheduler": "one_cycle_lr", "scheduler_params": {"lr_max": 2e-3}},
+                         training={"metrics": ["PSNR", "LPIPS"], "metric_params": {"lpips": {"pnet_rand": True}},
+                                   "logging": "visual"})
+    code, out, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    resolved = toml.loads(out.split("\n# model")[0])
+    assert resolved["model"]["internal_params"]["scheduler_params"] == {
+        "lr_max": 2e-3, "anneal_strategy": "cos", "pct_start": 0.3, "cycle_momentum": True}  # total_steps: unset
+    assert resolved["training"]["metric_params"] == {"LPIPS": {"net": "alex", "pnet_rand": True}}
+    assert resolved["training"]["logger_params"] == {"console": {"log_seconds": 60.0}}  # plots: no parameters
+    code, again, err = invoke(capsys, "check", "--parameters", write_config(resolved, tmp_path / "resolved.toml"))
+    assert code == 0, err
+    assert toml.loads(again.split("\n# model")[0]) == resolved
+
+
+def test_relative_paths_resolve_against_the_config_folder(tiny_config, tmp_path, sr_data, monkeypatch):
     import shutil
 
     project = tmp_path / "project"
@@ -121,7 +138,8 @@ def test_relative_paths_resolve_against_the_config_folder(tiny_config, tmp_path,
     path = write_config(config, project / "configs" / ".." / "cfg.toml")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = run_rumpy("train", "--parameters", path, cwd=elsewhere)
+    monkeypatch.chdir(elsewhere)
+    result = rumpy_in_process("train", "--parameters", path)
     assert result.returncode == 0, result.stderr
     assert (project / "results" / "tiny" / "saved_models" / "train_model_1.pt").is_file()
     assert not any(elsewhere.iterdir())

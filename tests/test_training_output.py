@@ -204,7 +204,7 @@ def test_training_counted_in_iterations_evaluates_every_n_steps_and_resumes_mid_
     train(capsys, stopping(config, 5), tmp_path / "stopped.toml", code=130)
     train(capsys, config, tmp_path / "stopped.toml", "--continue_from_epoch", "last")
     resumed = torch.load(tmp_path / "runs" / "stopped" / "saved_models" / "train_model_3.pt", weights_only=True)
-    from .test_engine import assert_same_state
+    from .helpers import assert_same_state
 
     assert_same_state(whole, resumed)
     assert [r["iteration"] for r in read_summary(results(tmp_path, "stopped") / "summary.csv")] == [3, 6, 7]

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import UserError
 from .degrade import degrade
 from .eval import evaluate_command
-from .listing import list_models, plugins
+from .listing import LIST_KIND_COMMANDS, list_components, plugins
 from .pack import pack
 from .train import check, train, train_options
 
@@ -26,14 +26,16 @@ def cli() -> None:
     """rumpy: train and evaluate super-resolution and degradation-regression models.
 
     Models, datasets, metrics, schedulers and loggers come from plugins; run
-    'rumpy list-models' to see the installed models.
+    'rumpy list' to see the installed ones with their parameters.
     """
 
 
 cli.add_command(train)
 cli.add_command(check)
 cli.add_command(degrade)
-cli.add_command(list_models)
+cli.add_command(list_components)
+for _command in LIST_KIND_COMMANDS:
+    cli.add_command(_command)
 cli.add_command(plugins)
 cli.add_command(pack)
 cli.add_command(evaluate_command)

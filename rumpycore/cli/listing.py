@@ -1,46 +1,179 @@
-"""``rumpy list-models`` and ``rumpy plugins``."""
+"""``rumpy list`` (every registered component with its parameters), its one-kind forms
+``rumpy list-models``, ``list-tasks``, ``list-losses``, ``list-datasets``, ``list-metrics``,
+``list-schedulers``, ``list-loggers``, ``list-callbacks``, and ``rumpy plugins``."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from ..plugins import host, model_registry
+from ..params import ParamInfo, describe
+from ..plugins import Registered, host
+
+KINDS = {"models": "model", "tasks": "task", "losses": "loss", "datasets": "dataset", "metrics": "metric",
+         "schedulers": "scheduler", "loggers": "logger", "callbacks": "callback"}
+"""The plural a user types -> the registry kind."""
+
+PARAMS_TABLE = {
+    "model": "[model.internal_params] (and [model.<role>.internal_params] for a task's other networks)",
+    "task": "[model.task_params]",
+    "loss": "[model.internal_params.losses.<name>], with its weight",
+    "dataset": "[data.training_sets.<id>] and [data.eval_sets.<id>]",
+    "metric": "[training.metric_params.<name>]",
+    "scheduler": "[model.internal_params.scheduler_params]",
+    "logger": "[training.logger_params.<name>]",
+    "callback": "[training.callback_params.<name>]",
+}
+"""Where the parameters of each kind of component are set in a training config."""
+
+MODEL_CORE_KEYS = "lr, scale, scheduler, scheduler_params, optimizer_params, grad_clip, loss, losses, init_from"
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+def _table(rows: list[list[str]], header: list[str] | None = None, indent: str = "") -> str:
+    lines = ([header] if header else []) + rows
+    widths = [max(len(str(r[i])) for r in lines) for i in range(len(lines[0]))]
+    return "\n".join(indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+
+
+def parameter_entry(info: ParamInfo) -> dict[str, Any]:
+    """One parameter as JSON: name, type, default (absent when required), bounds, aliases, help."""
+    entry: dict[str, Any] = {"name": info.name, "type": info.type_name, "required": info.required}
+    if not info.required:
+        entry["default"] = info.default
+    entry.update({"min": info.min, "max": info.max, "aliases": list(info.aliases), "help": info.help})
+    return entry
+
+
+def component_entry(kind: str, registered: Registered) -> dict[str, Any]:
+    """A registered component as JSON: name, provider, description, kind-specific facts, parameters."""
+    spec, provider = registered.spec, registered.provider
+    entry: dict[str, Any] = {"name": spec.name, "distribution": provider.distribution, "version": provider.version,
+                             "description": spec.summary}
+    if kind == "model":
+        entry.update(task=spec.task, scales=list(spec.scales), inputs=list(spec.inputs),
+                     unsupported=dict(spec.unsupported))
+    elif kind == "metric":
+        entry.update(task=spec.task, higher_is_better=spec.higher_is_better)
+    elif kind == "scheduler":
+        entry.update(interval=spec.interval)
+    elif kind == "task":
+        entry.update(roles=[{"name": r.name, "accepts": list(r.accepts), "default_model": r.default_model,
+                             "optional": r.optional, "losses": dict(r.losses)} for r in spec.roles],
+                     metrics=list(spec.metrics), unsupported=dict(spec.unsupported))
+    entry["parameters"] = [parameter_entry(info) for info in describe(spec.params)]
+    return entry
+
+
+def _value(value: Any) -> str:
+    """A default as it would be written in TOML ("unset": the key is simply left out)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _bounds(parameter: dict[str, Any]) -> str:
+    low, high = parameter["min"], parameter["max"]
+    if low is not None and high is not None:
+        return f"{low:g} to {high:g}"
+    if low is not None:
+        return f">= {low:g}"
+    return f"<= {high:g}" if high is not None else ""
+
+
+def _facts(kind: str, entry: dict[str, Any]) -> str:
+    if kind == "model":
+        facts = [entry["task"]]
+        if entry["scales"]:
+            facts.append("scales " + ", ".join(str(s) for s in entry["scales"]))
+        facts += [f"input {name}" for name in entry["inputs"]]
+        facts += [f"no {option}" for option in entry["unsupported"]]
+        return "; ".join(facts)
+    if kind == "metric":
+        return f"{entry['task']}; {'higher' if entry['higher_is_better'] else 'lower'} is better"
+    if kind == "scheduler":
+        return f"steps per {entry['interval']}"
+    if kind == "task":
+        return "; ".join(f"{'[model]' if i == 0 else f'[model.{r['name']}]'} {'/'.join(r['accepts'])}"
+                         f"{' (optional)' if r['optional'] else ''}" for i, r in enumerate(entry["roles"]))
+    return ""
+
+
+def render(kind: str, entries: list[dict[str, Any]]) -> str:
+    """The text listing of one kind: a line per component, its parameters indented below it."""
+    plural = next(p for p, k in KINDS.items() if k == kind)
+    lines = [f"{plural} (parameters go in {PARAMS_TABLE[kind]}):"]
+    for entry in entries:
+        facts = _facts(kind, entry)
+        lines.append(f"  {entry['name']}  ({entry['distribution']} {entry['version']}{'; ' + facts if facts else ''})")
+        if entry["description"]:
+            lines.append(f"      {entry['description']}")
+        rows = [[p["name"], p["type"], "required" if p["required"] else f"default {_value(p['default'])}",
+                 _bounds(p), p["help"]] for p in entry["parameters"]]
+        lines.append(_table(rows, indent="      ") if rows else "      no parameters")
+    if kind == "model":
+        lines.append(f"  every model also takes the core's keys: {MODEL_CORE_KEYS}")
     return "\n".join(lines)
 
 
-@click.command("list-models")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def list_models(as_json: bool) -> None:
-    """List every model that installed plugins provide."""
+def entries_of(kind: str) -> list[dict[str, Any]]:
+    """Every registered component of ``kind``, as JSON entries, sorted by name."""
+    return [component_entry(kind, registered) for registered in host().registry(kind)]
+
+
+def _show(plurals: list[str], as_json: bool, one_kind: bool) -> None:
     host().report_failures()
-    entries = [
-        {
-            "name": e.spec.name,
-            "task": e.spec.task,
-            "distribution": e.provider.distribution,
-            "version": e.provider.version,
-            "scales": list(e.spec.scales),
-            "inputs": list(e.spec.inputs),
-            "description": e.spec.summary,
-        }
-        for e in model_registry()
-    ]
+    listings = {plural: entries_of(KINDS[plural]) for plural in plurals}
     if as_json:
-        click.echo(json.dumps(entries, indent=2))
+        click.echo(json.dumps(listings[plurals[0]] if one_kind else listings, indent=2, default=str))
         return
-    if not entries:
-        click.echo("no models installed; install a plugin such as rumpy-edsr")
-        return
-    rows = [[e["name"], e["task"], e["distribution"], e["version"], e["description"]] for e in entries]
-    click.echo(_table(rows, ["name", "task", "distribution", "version", "description"]))
+    blocks = []
+    for plural, entries in listings.items():
+        if entries:
+            blocks.append(render(KINDS[plural], entries))
+        else:
+            hint = "; install a plugin such as rumpy-edsr" if plural == "models" else ""
+            blocks.append(f"no {plural} installed{hint}")
+    click.echo("\n\n".join(blocks))
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.command("list")
+@click.argument("kinds", nargs=-1, type=click.Choice(list(KINDS), case_sensitive=False))
+@JSON_OPTION
+def list_components(kinds: tuple[str, ...], as_json: bool) -> None:
+    """List the installed components with their parameters, defaults and providers.
+
+    KINDS: any of models, tasks, losses, datasets, metrics, schedulers, loggers, callbacks
+    (default: all). --json prints
+    an object mapping each kind to its components.
+    """
+    _show([k.lower() for k in kinds] or list(KINDS), as_json, one_kind=False)
+
+
+def _list_kind_command(plural: str) -> click.Command:
+    @click.command(f"list-{plural}")
+    @JSON_OPTION
+    def command(as_json: bool) -> None:
+        _show([plural], as_json, one_kind=True)
+
+    command.help = (f"List the installed {plural} with their parameters, defaults and providers "
+                    f"(as 'rumpy list {plural}'; --json prints a JSON list).")
+    return command
+
+
+LIST_KIND_COMMANDS = [_list_kind_command(plural) for plural in KINDS]
 
 
 @click.command()

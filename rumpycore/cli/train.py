@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import toml
 
-from .. import config as cfg
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 
 def train_options(command):
@@ -34,8 +35,10 @@ def train_options(command):
 
 
 def load_config(parameters: Path, num_epochs, gpu, sp_gpu, seed, continue_from_epoch, overwrite_data,
-                experiment_name, sets) -> cfg.RunConfig:
+                experiment_name, sets) -> RunConfig:
     """Read the config with the command-line overrides applied."""
+    from .. import config as cfg
+
     overrides = {
         "num_epochs": num_epochs,
         "gpu": gpu.lower() if gpu else None,
@@ -77,14 +80,26 @@ def train(**options) -> None:
 
 @click.command()
 @train_options
-def check(**options) -> None:
-    """Validate a config and print it resolved (defaults filled in), without training or writing."""
+@click.option("--no-data", "--no_data", "no_data", is_flag=True,
+              help="Validate the config alone: the data folders need not exist and are not read.")
+def check(no_data: bool, **options) -> None:
+    """Validate a config and print it resolved (defaults filled in), without training or writing.
+
+    The data sets are scanned and checked too, unless --no-data is given.
+    """
+    import toml
+
     from ..training.run import parameter_counts
 
     config = load_config(**options)
-    counts = parameter_counts(config)
+    counts = parameter_counts(config, read_data=not no_data)
     sys.stdout.write(toml.dumps(config.resolved()))
     click.echo("")
     for role, count in counts.items():
         where = "model" if role == config.primary.role else f"model.{role}"
-        click.echo(f"# {where} {config.networks[role].model.spec.name}: {count:,} trainable parameters")
+        name = config.networks[role].model.spec.name
+        if count is None:
+            click.echo(f"# {where} {name}: its size depends on the metadata in the data; check without --no-data "
+                       f"to count its parameters")
+        else:
+            click.echo(f"# {where} {name}: {count:,} trainable parameters")

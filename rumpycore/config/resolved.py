@@ -188,7 +188,8 @@ class RunConfig:
         return self.training.early_stopping_metric or self.task.spec.early_stopping_metric
 
     def resolved(self) -> dict:
-        """The config with every default filled in, as written to the experiment folder."""
+        """The config with every default filled in (the networks', the task's, and those of the
+        metrics, loggers and callbacks the run uses), as written to the experiment folder."""
         primary = self.primary
         model_table = {"name": primary.model.spec.name, "task": self.task_name,
                        **{k: v for k, v in primary.resolved(self.primary.training.scale).items() if k != "name"}}
@@ -206,6 +207,12 @@ class RunConfig:
         training = _without_none(absolute_paths(self.training, self.base_dir))
         for key in INVOCATION_KEYS:  # how this command was started, not what the run is
             training.pop(key, None)
+        for key, choices in (("metric_params", self.metrics), ("logger_params", self.loggers),
+                             ("callback_params", self.callbacks)):
+            training.pop(key, None)
+            tables = _without_none({c.name: _without_none(absolute_paths(c.params, self.base_dir)) for c in choices})
+            if tables:
+                training[key] = tables
         out["training"] = training
         out["model"] = model_table
         out["data"] = data

@@ -176,6 +176,20 @@ def eval_loader(dataset: Dataset, batch_size: int, workers: int, pin: bool,
     )
 
 
+def stop_workers(loader: DataLoader) -> None:
+    """End a loader's persistent worker processes now.
+
+    torch stops them only when the loader's iterator is freed. Freed by the garbage collector
+    (a finished run in a long-lived process), the iterator's queues can close before it does,
+    and every worker then waits out a 5 s timeout before it is killed.
+    """
+    iterator = getattr(loader, "_iterator", None)
+    loader._iterator = None
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) global generators."""
     import random

@@ -31,7 +31,7 @@ from ..comparisons import (
 )
 from ..config import resolve_metrics
 from ..data.images import list_images
-from ..data.loaders import eval_loader
+from ..data.loaders import eval_loader, stop_workers
 from ..data.paired import PairedParams, build_paired
 from ..errors import ConfigError, UserError
 from ..images import to_uint8
@@ -144,8 +144,8 @@ def _results_folder(loaded: LoadedOptions) -> Path:
     return folder
 
 
-def prepare(loaded: LoadedOptions) -> EvalPlan:
-    """Validate an evaluation completely; nothing is written."""
+def prepare(loaded: LoadedOptions, progress: Callable[[str], None] = lambda line: None) -> EvalPlan:
+    """Validate an evaluation completely; nothing is written. ``progress`` gets notes."""
     options = loaded.options
     names = options.metrics if options.metrics is not None else (DEFAULT_METRICS if options.hr_dir else [])
     if names and options.hr_dir is None:
@@ -154,7 +154,7 @@ def prepare(loaded: LoadedOptions) -> EvalPlan:
     folder = _results_folder(loaded)
     device = _device(loaded)
     choices = resolve_metrics(names, options.metric_params, "sisr", f"{WHERE}.")
-    predictors = build_predictors(loaded, device)
+    predictors = build_predictors(loaded, device, progress)
     dataset = _dataset(loaded, bool(names), predictors)
     metadata = _metadata(loaded, device, dataset, predictors)
     ctx = MetricContext(scale=options.scale, device=device, channel=options.metric_channel,
@@ -275,9 +275,12 @@ def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None)
         run = _Run(plan, partial, progress)
         workers = options.dataloader_threads if options.dataloader_threads is not None else min(2, os.cpu_count() or 1)
         loader = eval_loader(plan.dataset, options.batch_size, workers, plan.device.type == "cuda")
-        with torch.no_grad():
-            for raw in loader:
-                run.batch(raw)
+        try:
+            with torch.no_grad():
+                for raw in loader:
+                    run.batch(raw)
+        finally:
+            stop_workers(loader)
         rows = run.summary()
         atomic_write_text(partial / "metrics.csv", csv_text(run.image_rows()))
         atomic_write_text(partial / "summary.csv", csv_text(rows))
@@ -292,4 +295,4 @@ def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None)
 
 def evaluate(loaded: LoadedOptions, progress: Callable[[str], None] = lambda line: None) -> EvalSummary:
     """Validate, then run: the whole of ``rumpy eval``."""
-    return execute(prepare(loaded), progress)
+    return execute(prepare(loaded, progress), progress)

@@ -131,13 +131,17 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
                      tuple(config.model.spec.inputs))
 
 
-def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predictor]:
+def build_predictors(loaded: LoadedOptions, device: torch.device,
+                     note: Callable[[str], None] = lambda line: None) -> list[Predictor]:
     """Bicubic first (always reported, as in the original), then every entry in order.
 
-    Two entries of the same experiment folder name get ``_<epoch>`` appended to their labels.
+    Two entries of the same experiment folder name get ``_<epoch>`` appended to their labels;
+    an entry naming a checkpoint already listed (``best`` and ``last`` of a run whose best
+    epoch is its last) is evaluated once, with a ``note``.
     """
     predictors = [baseline("bicubic", loaded.options.scale)]
     wanted = {"bicubic"}
+    kept: dict[ModelEntry, Predictor] = {}
     if loaded.options.lanczos_upsample:
         predictors.append(baseline("lanczos", loaded.options.scale))
         wanted.add("lanczos")
@@ -147,7 +151,14 @@ def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predic
                 predictors.append(baseline(entry.baseline, loaded.options.scale))
                 wanted.add(entry.baseline)
             continue
-        predictors.append(experiment_model(entry, loaded, device))
+        predictor = experiment_model(entry, loaded, device)
+        same = next((e for e, p in kept.items() if (p.source, p.epoch) == (predictor.source, predictor.epoch)), None)
+        if same is not None:
+            note(f"note: {entry.name} {entry.epoch} is epoch {predictor.epoch}, as is {same.name} {same.epoch}; "
+                 f"evaluated once")
+            continue
+        kept[entry] = predictor
+        predictors.append(predictor)
     labels = [p.label for p in predictors]
     for predictor in predictors:
         if labels.count(predictor.label) > 1 and predictor.epoch is not None:

@@ -23,14 +23,16 @@ __all__ = ["Logger", "LoggerContext", "RunInfo", "StepInfo"]
 
 @dataclass(frozen=True)
 class LoggerContext:
-    """What a logger factory learns about the run.
+    """What a logger factory learns about the run (exported as ``rumpycore.LoggerContext``).
 
-    ``experiment`` and ``group`` name the run (``experiment_group``); ``folder`` is the
-    experiment (or branch) folder this run writes to, ``results`` its ``result_outputs/``;
-    ``config`` is the resolved config as written to ``config.toml``; ``task`` the task's name;
-    ``save_loc`` the experiments' parent folder and ``aim_home`` the Aim repository;
-    ``metric_directions`` maps metric names to higher-is-better; ``best_metric`` is the summary
-    column that picks the best epoch.
+    - ``experiment``: the experiment name; ``group``: its ``experiment_group`` (or None).
+    - ``folder``: the experiment (or branch) folder this run writes to; ``results``: its
+      ``result_outputs/``.
+    - ``config``: the resolved config, as written to ``config.toml``.
+    - ``task``: the task's name (``"sisr"``, ``"regression"`` or a plugin's).
+    - ``save_loc``: the ``experiment_save_loc`` folder; ``aim_home``: the Aim repository folder.
+    - ``metric_directions``: metric name (as in ``[training] metrics``) -> higher is better.
+    - ``best_metric``: the summary column that picks the best epoch.
     """
 
     experiment: str

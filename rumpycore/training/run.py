@@ -190,6 +190,7 @@ def _train(run: Run) -> TrainResult:
         ddp.barrier()
         status = trainer.fit()
     finally:
+        run.loaders.close()
         if claim is not None:
             if not trainer.saved_any:  # a failed start leaves nothing behind, so it can simply be retried
                 claim.undo()
@@ -201,10 +202,12 @@ def _train(run: Run) -> TrainResult:
                        trainer.interrupted_state, time.perf_counter() - started)
 
 
-def parameter_counts(config: RunConfig) -> dict[str, int]:
-    """Trainable parameters of each configured network, built on the CPU without data."""
+def parameter_counts(config: RunConfig, read_data: bool = True) -> dict[str, int | None]:
+    """Trainable parameters of each configured network, built on the CPU. A metadata-conditioned
+    network's size depends on the data's metadata: None without ``read_data``."""
     from .networks import build_model, model_metadata_dims
 
-    data = build_datasets(config)
-    return {role: count_parameters(build_model(network, config.scale, model_metadata_dims(network, data.metadata_dims)))
+    dims = build_datasets(config).metadata_dims if read_data else None
+    return {role: None if dims is None and network.metadata else
+            count_parameters(build_model(network, config.scale, model_metadata_dims(network, dims or {})))
             for role, network in config.networks.items()}

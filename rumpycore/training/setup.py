@@ -18,6 +18,7 @@ from ..data.loaders import (
     default_threads,
     default_workers,
     eval_loader,
+    stop_workers,
     train_loader,
 )
 from ..data.metadata import MetadataScaling, ScaledMetadata
@@ -120,6 +121,11 @@ def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
     sets = [(f"data.training_sets.{s.set_id}", d, True) for s, d in zip(config.training_sets, train)]
     sets += [(f"data.eval_sets.{sid}", getattr(d, "dataset", d), False) for sid, d in data.evals.items()]
     return cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
+
+    def close(self) -> None:
+        """Stop the worker processes of every loader."""
+        for loader in (self.train, *self.evals.values()):
+            stop_workers(loader)
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from rumpy_edsr import EDSRParams, build
 from rumpy_edsr.network import EDSR
 from rumpycore import ModelContext
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import SPEED_VARIANTS, check_speed_options, run_rumpy, write_config
+from rumpycore.testing import SPEED_VARIANTS, check_speed_options, photo_crop, rumpy_in_process, write_config
 
 
 def trainable(model: torch.nn.Module) -> int:
@@ -41,11 +39,11 @@ def test_mean_shift_is_applied():
     assert torch.allclose(out, expected)
 
 
-def test_a_few_steps_reduce_the_loss_on_a_real_crop(shared_data):
+def test_a_few_steps_reduce_the_loss_on_a_real_crop(photos):
     from rumpycore.degrade.resize import imresize
 
-    hr = np.asarray(Image.open(shared_data / "Set5" / "HR" / "butterfly.png").convert("RGB"))[64:128, 64:128]
-    lr = imresize(np.ascontiguousarray(hr), 0.25)
+    hr = photo_crop(photos.train[0], 64, top=64, left=64)
+    lr = imresize(hr, 0.25)
     to = lambda a: torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255
     lr_t, hr_t = to(lr), to(hr)
     torch.manual_seed(0)
@@ -74,7 +72,7 @@ def test_save_load_round_trip(tmp_path):
 def test_one_epoch_through_rumpy_train_with_mixed_case_name(tiny_config, tmp_path):
     config = tiny_config(training={"num_epochs": 1})
     config["model"]["name"] = "eDsR"
-    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10

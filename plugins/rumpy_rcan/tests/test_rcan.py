@@ -14,7 +14,7 @@ from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, run_rumpy, write_config
+from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, rumpy_in_process, write_config
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
@@ -100,7 +100,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_one_epoch_through_rumpy_train_with_mixed_case_name(tiny_config, tmp_path):
     config = tiny_config(model="rCaN", internal_params=TINY, training={"num_epochs": 1})
-    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    result = rumpy_in_process("train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert result.returncode == 0, result.stderr
     rows = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")
     assert rows[0]["epoch"] == 1 and rows[0]["val-PSNR"] > 10

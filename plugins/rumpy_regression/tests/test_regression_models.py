@@ -7,7 +7,6 @@ import pytest
 import toml
 import torch
 import torchvision
-from PIL import Image
 
 from rumpy_regression import DegradationCNNParams, ResNetRegressorParams, build_cnn, build_resnet
 from rumpy_regression.networks import DegradationCNN, ResNetRegressor
@@ -15,8 +14,8 @@ from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.loggers.summary import read_summary
 from rumpycore.params import parse
-from rumpycore.testing import (REPO, degrade_folder, photo_crops, regression_config, run_rumpy, save_png,
-                               write_config)
+from rumpycore.testing import (REPO, degrade_folder, photo_crop, photo_crops, regression_config, rumpy_in_process,
+                               save_png, write_config)
 
 WHERE = "model.internal_params"
 
@@ -63,8 +62,7 @@ def test_cnn_parameter_count():
     assert trainable(DegradationCNN(4, [8, 16, 32], 20)) == expected
 
 
-def noisy_batch(shared_data, sigmas: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-    photo = np.asarray(Image.open(shared_data / "Set5" / "HR" / "butterfly.png").convert("RGB"), dtype=np.float32)
+def noisy_batch(photo: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     crops = []
     for sigma in sigmas:
         top, left = rng.integers(0, 200, size=2)
@@ -75,15 +73,16 @@ def noisy_batch(shared_data, sigmas: np.ndarray, rng: np.random.Generator) -> to
 
 @pytest.mark.parametrize("make", [lambda: DegradationCNN(1, [8, 16], 16),
                                   lambda: ResNetRegressor(1, width=8, blocks=[1, 1])], ids=["cnn", "resnet"])
-def test_a_few_steps_learn_the_noise_level_of_real_crops(make, shared_data):
+def test_a_few_steps_learn_the_noise_level_of_real_crops(make, photos):
     torch.manual_seed(0)
     model = make()
     rng = np.random.default_rng(0)
+    photo = photo_crop(photos.train[0], 232, top=0, left=0).astype(np.float32)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(100):
         sigmas = rng.uniform(0, 30, 8)
-        prediction = model(noisy_batch(shared_data, sigmas, rng))[:, 0]
+        prediction = model(noisy_batch(photo, sigmas, rng))[:, 0]
         loss = torch.nn.functional.l1_loss(prediction, torch.from_numpy(sigmas / 30).float())
         optimizer.zero_grad()
         loss.backward()
@@ -121,15 +120,15 @@ def test_parameters_are_validated(params, raw, message):
         parse(params, raw, WHERE)
 
 
-def test_one_epoch_through_rumpy_train_with_mixed_case_name(tmp_path, shared_data):
-    photos = sorted((shared_data / "train" / "HR").glob("*.png"))
-    degraded = degrade_folder(photo_crops(tmp_path / "crops", photos, 32, 1), tmp_path / "degraded",
+def test_one_epoch_through_rumpy_train_with_mixed_case_name(tmp_path, photos):
+    crops = photo_crops(tmp_path / "crops", list(photos.train), 32, 16 // len(photos.train))  # 16 crops
+    degraded = degrade_folder(crops, tmp_path / "degraded",
                               {"pipeline": "noise", "deg_configs": {"noise": {"gaussian_probability": 1.0}}})
     for name, params in (("rEsNeTrEgReSsOr", {"width": 8, "blocks": [1, 1]}),
                          ("degradationcnn", {"widths": [8, 16], "hidden": 8})):
         config = regression_config(degraded, tmp_path / "runs", [0, 12], [12, 16], model=name,
                                    targets=("noise_sigma", "noise_gray"), internal_params=params, experiment=name)
-        result = run_rumpy("train", "--parameters", write_config(config, tmp_path / f"{name}.toml"))
+        result = rumpy_in_process("train", "--parameters", write_config(config, tmp_path / f"{name}.toml"))
         assert result.returncode == 0, result.stderr
         rows = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")
         assert rows[0]["epoch"] == 1 and np.isfinite(rows[0]["val-MAE-noise_sigma"])
@@ -148,7 +147,7 @@ def test_example_config_passes_check(tmp_path):
     (lr / "degradation_metadata.csv").write_text("\n".join(rows) + "\n")
     (folder / "blur_kernel_predictor.toml").write_text(
         (REPO / "examples" / "configs" / "blur_kernel_predictor.toml").read_text())
-    result = run_rumpy("check", "--parameters", folder / "blur_kernel_predictor.toml")
+    result = rumpy_in_process("check", "--parameters", folder / "blur_kernel_predictor.toml")
     assert result.returncode == 0, result.stderr
     resolved = toml.loads(result.stdout.split("\n# model")[0])
     assert resolved["model"]["internal_params"]["targets"] == ["blur_kernel"]
