@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from rumpycore import config as cfg
-from rumpycore.training.setup import build_model
+from rumpycore.training.networks import build_model
 
 from train_step import raw_config
 
@@ -69,7 +69,7 @@ def main() -> None:
     runs = {}
     for layout in (torch.contiguous_format, torch.channels_last):
         torch.manual_seed(0)
-        model = build_model(config, dims).to(memory_format=layout)
+        model = build_model(config.primary, config.scale, dims).to(memory_format=layout)
         runs[layout] = step_timer(model, lr.contiguous(memory_format=layout), hr.contiguous(memory_format=layout),
                                   metadata)
         runs[layout](1)  # warm-up

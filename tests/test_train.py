@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import toml
 import torch
 
@@ -31,7 +32,7 @@ def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
 
     with open(folder / "result_outputs" / "summary.csv") as handle:
         header = next(csv.reader(handle))
-    assert header[:6] == ["epoch", "train-loss", "learning-rate", "val-loss", "val-PSNR", "val-SSIM"]
+    assert header[:7] == ["epoch", "iteration", "train-loss", "learning-rate", "val-loss", "val-PSNR", "val-SSIM"]
     rows = read_summary(folder / "result_outputs" / "summary.csv")
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(10 < r["val-PSNR"] < 60 and 0 < r["val-SSIM"] <= 1 for r in rows)
@@ -202,8 +203,10 @@ def test_resume_can_restart_the_scheduler(tiny_config, tmp_path, capsys):
         assert code == 0, err
         branch = tmp_path / "runs" / "tiny" / f"skip_{skip}"
         rates[skip] = read_summary(branch / "result_outputs" / "summary.csv")[1]["learning-rate"]
-    assert rates[False] == 5e-4  # the restored schedule dropped at its third step
-    assert rates[True] == 1e-3  # a fresh schedule has taken two steps of three
+    # the epoch's mean rate: the restored schedule halves after its third step (1e-3, then 5e-4),
+    # a fresh one has taken two steps of three (1e-3 twice)
+    assert rates[False] == pytest.approx(7.5e-4)
+    assert rates[True] == 1e-3
 
 
 def test_gradient_clipping_bounds_the_update(tiny_config, tmp_path, capsys):
