@@ -56,7 +56,7 @@ def test_list_shows_every_component_with_its_parameters_defaults_and_provider(ca
     models = {entry["name"]: entry for entry in listing["models"]}
     assert models["EDSR"]["distribution"] == "rumpy-edsr" and models["EDSR"]["task"] == "sisr"
     assert models["EDSR"]["parameters"][0] == {"name": "num_features", "type": "integer", "required": False,
-                                               "default": 64, "min": 1, "max": None, "aliases": [],
+                                               "default": 64, "min": 1, "max": 4096, "aliases": [],
                                                "help": "channels in each residual block (paper: 64 baseline, "
                                                        "256 full)"}
     step = next(entry for entry in listing["schedulers"] if entry["name"] == "step_lr")
@@ -79,8 +79,12 @@ def test_list_text_says_where_parameters_go(capsys):
     code, out, err = invoke(capsys, "list-models")
     assert code == 0, err
     assert "  EDSR  (rumpy-edsr 0.1.0; sisr; scales 2, 3, 4, 8)" in out.splitlines()
+    code, out, err = invoke(capsys, "list", "tasks", "callbacks")
+    assert code == 0, err
+    assert "  sisr  (rumpycore 0.1.0; [model] sisr)" in out.splitlines()
+    assert "callbacks (parameters go in [training.callback_params.<name>]):" in out.splitlines()
     code, _, err = invoke(capsys, "list", "optimizers")
-    assert_one_line_error(code, err, "'optimizers' is not one of 'models', 'datasets'")
+    assert_one_line_error(code, err, "'optimizers' is not one of 'models', 'tasks', 'losses'")
 
 
 def test_plugins_lists_distributions_and_hooks(capsys):

@@ -103,8 +103,9 @@ def _facts(kind: str, entry: dict[str, Any]) -> str:
     if kind == "scheduler":
         return f"steps per {entry['interval']}"
     if kind == "task":
-        return "; ".join(f"{'[model]' if i == 0 else f'[model.{r['name']}]'} {'/'.join(r['accepts'])}"
-                         f"{' (optional)' if r['optional'] else ''}" for i, r in enumerate(entry["roles"]))
+        tables = ["[model]"] + [f"[model.{role['name']}]" for role in entry["roles"][1:]]
+        return "; ".join(f"{table} {'/'.join(role['accepts'])}{' (optional)' if role['optional'] else ''}"
+                         for table, role in zip(tables, entry["roles"]))
     return ""
 
 

@@ -113,6 +113,11 @@ class Loaders:
     evals: dict[str, DataLoader]
     memory: cache.CachePlan
 
+    def close(self) -> None:
+        """Stop the worker processes of every loader."""
+        for loader in (self.train, *self.evals.values()):
+            stop_workers(loader)
+
 
 def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
     """Choose the sets with ``cache = "auto"`` to decode into memory (training sets first, while
@@ -121,11 +126,6 @@ def plan_memory(config: RunConfig, data: DataBundle) -> cache.CachePlan:
     sets = [(f"data.training_sets.{s.set_id}", d, True) for s, d in zip(config.training_sets, train)]
     sets += [(f"data.eval_sets.{sid}", getattr(d, "dataset", d), False) for sid, d in data.evals.items()]
     return cache.plan(sets, cache.parse_budget(config.data.cache_budget, cache.local_processes()))
-
-    def close(self) -> None:
-        """Stop the worker processes of every loader."""
-        for loader in (self.train, *self.evals.values()):
-            stop_workers(loader)
 
 
 def build_loaders(config: RunConfig, data: DataBundle, device: torch.device, rank: int = 0, world: int = 1) -> Loaders:
