@@ -39,6 +39,11 @@ class SISRTask(Task):
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
         return self._call(self.network.module, batch)
 
+    def eval_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The ``val-loss`` of each image: the network's losses (a task that trains with losses an
+        eval image cannot give, such as a GAN's adversarial one, leaves those out)."""
+        return self.network.losses.per_image(output, target)
+
     def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Per-image loss and metrics on every eval set; reported per set (when several) and together.
 
@@ -55,7 +60,7 @@ class SISRTask(Task):
                 batch = self.to_device(raw)
                 output = self.predict(batch).float()
                 target = batch["hr"]
-                columns["loss"].append(self.network.losses.per_image(output, target))
+                columns["loss"].append(self.eval_loss(output, target))
                 for name, metric in metrics.items():
                     columns[name].append(metric.values(output, target, batch).double())
                 for i in range(output.shape[0]):
