@@ -33,7 +33,7 @@ from .mixed_blur import FAMILIES, PAPER_FAMILIES, PAPER_PROBABILITIES, KernelDra
 from .kernels import pad_kernel, sinc_kernel
 from .mixed_blur import RealESRGANBlurParams
 from .scaling import _Resize, modcrop
-from .tensor_ops import RESIZE_MODES, add_noise, filter2d, pillow_jpeg, quantize, resize
+from .tensor_ops import RESIZE_MODES, add_noise, filter2d, one_thread, pillow_jpeg, quantize, resize
 from .values import Range
 
 DIRECTIONS = ("up", "down", "keep")
@@ -384,7 +384,8 @@ class RealESRGAN(_Resize):
     def apply(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:
         draw = self.pipeline.draw(rng)
         hr = _tensor(modcrop(image, self.pipeline.scale))
-        lr = degrade_batch(hr, [draw], self.pipeline, pillow_jpeg, _cpu_generator(draw.noise_seed))
+        with one_thread():
+            lr = degrade_batch(hr, [draw], self.pipeline, pillow_jpeg, _cpu_generator(draw.noise_seed))
         return _image(lr), self.pipeline.metadata(draw, self.column)
 
 
@@ -417,7 +418,8 @@ class RandomResizeOperation(Operation):
         height, width = image.shape[:2]
         if int(height * draw.factor) < 1 or int(width * draw.factor) < 1:
             raise ConfigError(f"randomresize: a {width}x{height} image shrunk by {draw.factor:.3f} has no pixels left")
-        out = resize(_tensor(image), (int(height * draw.factor), int(width * draw.factor)), draw.mode)
+        with one_thread():
+            out = resize(_tensor(image), (int(height * draw.factor), int(width * draw.factor)), draw.mode)
         return _image(quantize(out)), draw.metadata(self.column)
 
 
@@ -447,5 +449,7 @@ class SincFilter(Operation):
     def apply(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:
         draw = self.sinc.draw(rng)
         kernel = torch.from_numpy(self.sinc.kernel(draw)).to(torch.float32)[None]
-        return _image(quantize(filter2d(_tensor(image), kernel))), draw.metadata(self.column)
+        with one_thread():
+            filtered = quantize(filter2d(_tensor(image), kernel))
+        return _image(filtered), draw.metadata(self.column)
 
