@@ -163,25 +163,23 @@ class RealESRGANBlurParams:
                                     help="PCA file of an earlier run (.npz) to code kernels with")
 
 
-def mixed_kernels(params: RealESRGANBlurParams, where: str) -> MixedKernels:
-    """The kernel distribution ``params`` describe (checked; mistakes name the key under ``where``)."""
-    families = tuple(str(name).lower() for name in params.kernel_families)
+def mixed_kernels(where: str, kernel_size: int | list[int], kernel_families: list[str],
+                  kernel_probabilities: list[float] | None, sinc_probability: float, sigma_x: Range, sigma_y: Range,
+                  angle: Range, beta_generalized: Range, beta_plateau: Range) -> MixedKernels:
+    """A checked kernel mixture (mistakes name the keys under ``where``)."""
+    families = tuple(str(name).lower() for name in kernel_families)
     for index, name in enumerate(families):
         if name not in FAMILIES:
             raise ConfigError(f"{where}.kernel_families[{index}]: unknown shape {name!r}; known: {', '.join(FAMILIES)}")
     if not families:
         raise ConfigError(f"{where}.kernel_families: empty; name at least one shape, e.g. [\"iso\"]")
-    weights = params.kernel_probabilities or [1.0] * len(families)
+    weights = kernel_probabilities or [1.0] * len(families)
     if len(weights) != len(families) or sum(weights) <= 0:
         raise ConfigError(f"{where}.kernel_probabilities: needs one non-negative chance per kernel family "
                           f"({len(families)}), not all zero")
     total = float(sum(weights))
-    return MixedKernels(odd_sizes(params.kernel_size, f"{where}.kernel_size"), families,
-                        tuple(w / total for w in weights), params.sinc_probability,
-                        Range.of(params.sigma_x, f"{where}.sigma_x"), Range.of(params.sigma_y, f"{where}.sigma_y"),
-                        Range.of(params.angle, f"{where}.angle"),
-                        Range.of(params.beta_generalized, f"{where}.beta_generalized"),
-                        Range.of(params.beta_plateau, f"{where}.beta_plateau"))
+    return MixedKernels(odd_sizes(kernel_size, f"{where}.kernel_size"), families, tuple(w / total for w in weights),
+                        sinc_probability, sigma_x, sigma_y, angle, beta_generalized, beta_plateau)
 
 
 @dataclass
@@ -290,7 +288,12 @@ class RealESRGANBlur(DrawnKernelBlur):
 
     def __init__(self, params: RealESRGANBlurParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        self.kernels = mixed_kernels(params, context.where)
+        where = context.where
+        self.kernels = mixed_kernels(
+            where, params.kernel_size, params.kernel_families, params.kernel_probabilities, params.sinc_probability,
+            Range.of(params.sigma_x, f"{where}.sigma_x"), Range.of(params.sigma_y, f"{where}.sigma_y"),
+            Range.of(params.angle, f"{where}.angle"), Range.of(params.beta_generalized, f"{where}.beta_generalized"),
+            Range.of(params.beta_plateau, f"{where}.beta_plateau"))
         self.pca = kernel_pca(params, self.kernels, self.kernels.side, context)
 
 

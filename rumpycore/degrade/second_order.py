@@ -28,11 +28,10 @@ import torch
 from ..errors import ConfigError
 from ..params import option
 from .base import BuildContext, Metadata, Operation
+from .kernels import pad_kernel, sinc_kernel
 from .mixed_blur import FAMILIES, PAPER_FAMILIES, PAPER_PROBABILITIES, KernelDraw, MixedKernels, draw_omega, \
     mixed_kernels, odd_sizes
-from .kernels import pad_kernel, sinc_kernel
-from .mixed_blur import RealESRGANBlurParams
-from .scaling import _Resize, modcrop
+from .scaling import ScaledOperation, modcrop
 from .tensor_ops import RESIZE_MODES, add_noise, filter2d, one_thread, pillow_jpeg, quantize, resize
 from .values import Range
 
@@ -340,14 +339,11 @@ def second_order(params: RealESRGANParams, where: str) -> SecondOrder:
     """The checked distributions of a ``realesrgan`` table (mistakes name the key under ``where``)."""
 
     def kernels(sigma: Any, sinc_probability: float, key: str) -> MixedKernels:
-        blur = RealESRGANBlurParams(kernel_size=params.kernel_size, kernel_families=params.kernel_families,
-                                    kernel_probabilities=params.kernel_probabilities,
-                                    sinc_probability=sinc_probability, sigma_x=sigma, sigma_y=sigma,
-                                    beta_generalized=params.beta_generalized, beta_plateau=params.beta_plateau)
-        try:
-            return mixed_kernels(blur, where)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).replace(f"{where}.sigma_x", f"{where}.{key}")) from None
+        spread = Range.of(sigma, f"{where}.{key}")
+        return mixed_kernels(where, params.kernel_size, params.kernel_families, params.kernel_probabilities,
+                             sinc_probability, spread, spread, Range(0.0, 180.0),
+                             Range.of(params.beta_generalized, f"{where}.beta_generalized"),
+                             Range.of(params.beta_plateau, f"{where}.beta_plateau"))
 
     def noise(gaussian: float, sigma: Any, poisson: Any, gray: float, suffix: str) -> RandomNoise:
         return RandomNoise(gaussian, Range.of(sigma, f"{where}.noise_sigma{suffix}"),
@@ -366,7 +362,7 @@ def second_order(params: RealESRGANParams, where: str) -> SecondOrder:
         RandomSinc(params.final_sinc_probability, odd_sizes(params.kernel_size, f"{where}.kernel_size")))
 
 
-class RealESRGAN(_Resize):
+class RealESRGAN(ScaledOperation):
     """Real-ESRGAN's whole second-order degradation, ending ``scale`` times smaller than the HR image
     (cropped to a multiple of the scale first). Records each step's parameters (see the README)."""
 
