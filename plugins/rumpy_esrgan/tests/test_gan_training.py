@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +190,21 @@ def test_gan_mistakes_are_one_line_and_leave_nothing(tiny_config, tmp_path, caps
     assert code == 2 and message in err, err
     assert sum("Traceback" in line for line in lines) == 0 and len([l for l in lines if message in l]) == 1
     assert not (tmp_path / "runs" / "gan").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_gan_as_one_does(tiny_config, tmp_path, capsys):
+    """Under DistributedDataParallel the discriminator judges real and fake images in two calls before
+    one backward pass; two processes (gloo, CPU) end with the numbers of one."""
+    single = gan_config(tiny_config, experiment="single", epochs=1, discriminator_steps=2)
+    train(capsys, single, tmp_path / "single.toml")
+    ddp = gan_config(tiny_config, experiment="ddp", epochs=1, discriminator_steps=2)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rumpycore.cli",
+         "train", "--parameters", str(write_config(ddp, tmp_path / "ddp.toml"))],
+        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [one] = read_summary(tmp_path / "runs" / "single" / "result_outputs" / "summary.csv")
+    [two] = read_summary(tmp_path / "runs" / "ddp" / "result_outputs" / "summary.csv")
+    for column in ("train-loss", "train-loss-vanilla_gan", "train-discriminator", "val-loss", "val-PSNR"):
+        assert two[column] == pytest.approx(one[column], rel=1e-5, abs=1e-6), column
