@@ -98,12 +98,15 @@ def main() -> None:
     parser.add_argument("--pixel", type=float, default=1.0, help="GAN stage: weight of L1")
     parser.add_argument("--adversarial", type=float, default=0.05, help="GAN stage: weight of vanilla_gan")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--keep-stage-one", action="store_true", help="reuse the first stage of an earlier run")
+    parser.add_argument("--discriminator-lr", type=float, default=1e-4)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
     psnr = base_config(args, "psnr", args.psnr_epochs)
-    rumpy("train", "--parameters", write_config(psnr, args.work / "psnr.toml"))
+    if not (args.keep_stage_one and (args.work / "runs" / "psnr").is_dir()):
+        rumpy("train", "--parameters", write_config(psnr, args.work / "psnr.toml"), "--overwrite_data")
     first = time.perf_counter()
 
     gan = base_config(args, "gan", args.gan_epochs)
@@ -112,9 +115,9 @@ def main() -> None:
         lr=args.gan_lr, init_from={"experiment": str(args.work / "runs" / "psnr"), "network": "model"},
         losses={"l1": {"weight": args.pixel}, "vanilla_gan": {"weight": args.adversarial}})
     gan["model"]["discriminator"] = {"name": "UNetDiscriminator",
-                                     "internal_params": {"num_features": 16, "lr": args.gan_lr}}
+                                     "internal_params": {"num_features": 16, "lr": args.discriminator_lr}}
     gan["training"]["ema_decay"] = 0.999
-    rumpy("train", "--parameters", write_config(gan, args.work / "gan.toml"))
+    rumpy("train", "--parameters", write_config(gan, args.work / "gan.toml"), "--overwrite_data")
     second = time.perf_counter()
 
     set14 = shared_data_dir() / "Set14"
