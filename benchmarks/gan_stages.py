@@ -94,18 +94,24 @@ def main() -> None:
     parser.add_argument("--psnr-epochs", type=int, default=60)
     parser.add_argument("--gan-epochs", type=int, default=30)
     parser.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
-    parser.add_argument("--gan-lr", type=float, default=1e-4, help="stage 2 learning rate of both networks")
+    parser.add_argument("--gan-lr", type=float, default=1e-4, help="GAN stage: learning rate of the generator")
     parser.add_argument("--pixel", type=float, default=1.0, help="GAN stage: weight of L1")
-    parser.add_argument("--adversarial", type=float, default=0.05, help="GAN stage: weight of vanilla_gan")
+    parser.add_argument("--adversarial", type=float, default=0.3, help="GAN stage: weight of vanilla_gan")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep-stage-one", action="store_true", help="reuse the first stage of an earlier run")
-    parser.add_argument("--discriminator-lr", type=float, default=1e-4)
+    parser.add_argument("--discriminator-lr", type=float, default=1e-3, help="GAN stage: learning rate of the U-Net")
+    parser.add_argument("--ema-decay", type=float, default=0.99,
+                        help="GAN stage: generator average (0.999 as the papers would keep the first stage's "
+                             "weights through a run this short)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="evaluate the two experiments of an earlier run (finished, or resumed by hand)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    train_stages = not args.evaluate_only
     psnr = base_config(args, "psnr", args.psnr_epochs)
-    if not (args.keep_stage_one and (args.work / "runs" / "psnr").is_dir()):
+    if train_stages and not (args.keep_stage_one and (args.work / "runs" / "psnr").is_dir()):
         rumpy("train", "--parameters", write_config(psnr, args.work / "psnr.toml"), "--overwrite_data")
     first = time.perf_counter()
 
@@ -116,8 +122,9 @@ def main() -> None:
         losses={"l1": {"weight": args.pixel}, "vanilla_gan": {"weight": args.adversarial}})
     gan["model"]["discriminator"] = {"name": "UNetDiscriminator",
                                      "internal_params": {"num_features": 16, "lr": args.discriminator_lr}}
-    gan["training"]["ema_decay"] = 0.999
-    rumpy("train", "--parameters", write_config(gan, args.work / "gan.toml"), "--overwrite_data")
+    gan["training"]["ema_decay"] = args.ema_decay
+    if train_stages:
+        rumpy("train", "--parameters", write_config(gan, args.work / "gan.toml"), "--overwrite_data")
     second = time.perf_counter()
 
     set14 = shared_data_dir() / "Set14"
@@ -129,11 +136,13 @@ def main() -> None:
     for name, label in (("bicubic", "bicubic"), ("psnr", "stage 1: L1 (sisr)"), ("gan", "stage 2: GAN from stage 1")):
         ratio = sharpness(args.work / "set14" / name, set14 / "HR")
         rows.append((label, summary[name]["PSNR"], summary[name]["SSIM"], ratio))
+    runs = args.work / "runs"
+    epochs = [len(read_summary(runs / name / "result_outputs" / "summary.csv")) for name in ("psnr", "gan")]
     print(f"RRDBNet features {args.features}, blocks {args.blocks}, growth {args.growth}; batch {args.batch} of "
-          f"96-pixel HR crops; {len(read_summary(args.work / 'runs' / 'psnr' / 'result_outputs' / 'summary.csv'))} "
-          f"+ {args.gan_epochs} epochs of {16 * args.repeat // args.batch} steps; threads {args.threads}; "
-          f"load {os.getloadavg()[0]:.1f}")
-    print(f"stage 1 {first - started:.0f} s, stage 2 {second - first:.0f} s")
+          f"96-pixel HR crops; {epochs[0]} + {epochs[1]} epochs of {16 * args.repeat // args.batch} steps; "
+          f"threads {args.threads}; load {os.getloadavg()[0]:.1f}")
+    if train_stages:
+        print(f"stage 1 {first - started:.0f} s, stage 2 {second - first:.0f} s")
     print()
     print("| Set14 x4 | PSNR (dB) | SSIM | sharpness (SR / HR) |")
     print("|---|---|---|---|")
