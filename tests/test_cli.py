@@ -147,12 +147,14 @@ def test_installed_example_plugin_adds_its_model_and_trains(example_plugin_site,
     # without the distribution on the path ("uninstalled", as for this process), the model is gone
     # and the config fails
     code, out, err = invoke(capsys, "list-models", "--json")
-    assert code == 0 and "ESPCN" not in {m["name"] for m in json.loads(out)}, err
+    installed = {m["name"] for m in json.loads(out)}
+    assert code == 0 and "ESPCN" not in installed and {"EDSR", "RCAN", "SFTMD"} <= installed, err
     config["experiment"] = "after_uninstall"
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg2.toml"))
     assert code == 2
+    # the known names are whatever the environment's distributions register (make setup installs several)
     assert err.strip().splitlines() == [
-        "rumpy: error: model.name: unknown model 'espcn'; known: DegradationCNN, EDSR, RCAN, ResNetRegressor, SFTMD"]
+        f"rumpy: error: model.name: unknown model 'espcn'; known: {', '.join(sorted(installed))}"]
 
 
 def test_a_broken_plugin_is_reported_and_skipped(tmp_path):

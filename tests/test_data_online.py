@@ -146,3 +146,54 @@ def test_online_mistakes_are_one_line_errors(case, test_models, tiny_config, sr_
     mutate(config)
     code, _, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert_one_line_error(code, err, expected)
+
+
+def test_training_batches_degraded_on_the_device_resume_exactly(tiny_config, sr_data, tmp_path, capsys):
+    """``on_device``: training items carry HR crops and seeds, the task makes the batch's LR images
+    with the device pipeline; eval sets stay per image. Resumed, the run ends where a whole one does."""
+    from rumpycore.degrade.device import BatchDegradation
+
+    from .test_engine import assert_same_state
+
+    pipeline = {"pipeline": "realesrgan", "on_device": True}
+    _, data = dataset_for(tiny_config, tmp_path, online_table(sr_data, crop=16), pipeline)
+    item = data.train[(2, (4, 1, 2))]
+    assert "lr" not in item and item["hr"].shape == (3, 64, 64) and item["degrade_seed"].dtype == torch.int64
+    device = BatchDegradation.from_config({"pipeline": "realesrgan"}, "data.online_pipeline", 4)
+    lr, _ = device(item["hr"][None].float() / 255, [int(item["degrade_seed"])])
+    assert lr.shape == (1, 3, 16, 16)
+
+    def config(name):
+        made = tiny_config(experiment=name, training={"num_epochs": 2})
+        made["data"]["online_pipeline"] = pipeline
+        made["data"]["training_sets"]["train"] = online_table(sr_data, crop=16)
+        return made
+
+    runs = tmp_path / "runs"
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config("whole"), tmp_path / "whole.toml"))
+    assert code == 0, err
+    split = write_config(config("split"), tmp_path / "split.toml")
+    for extra in (("--num_epochs", "1"), ("--continue_from_epoch", "last")):
+        code, _, err = invoke(capsys, "train", "--parameters", split, *extra)
+        assert code == 0, err
+    load = lambda name: torch.load(runs / name / "saved_models" / "train_model_2.pt", weights_only=True)  # noqa: E731
+    assert_same_state(load("whole"), load("split"))
+
+
+@pytest.mark.parametrize("pipeline, model, message", [
+    ({"pipeline": "blur-downsample", "deg_configs": {"blur": {"pca_samples": 300}}, "on_device": True}, None,
+     "data.online_pipeline.pipeline: the device pipeline runs one realesrgan operation"),
+    ({"pipeline": "realesrgan", "on_device": "yes"}, None, "data.online_pipeline.on_device: expected true or false"),
+    ({"pipeline": "realesrgan", "on_device": True}, "MetaNet",
+     "data.online_pipeline.on_device: the model takes metadata, which the device pipeline does not give"),
+])
+def test_device_degradation_mistakes_are_one_line(test_models, tiny_config, sr_data, tmp_path, capsys, pipeline,
+                                                   model, message):
+    config = tiny_config()
+    if model:
+        config["model"] = {"name": model, "internal_params": {"scale": 4, "metadata": ["scale"]}}
+    config["data"]["online_pipeline"] = pipeline
+    config["data"]["training_sets"]["train"] = online_table(sr_data, crop=16)
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "runs").exists()

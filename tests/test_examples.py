@@ -72,3 +72,40 @@ def test_the_demo_prepares_its_photographs_and_trains(tmp_path):
     assert row["val-PSNR"] > 20 and 0 < row["val-SSIM"] < 1
     assert (folder / "saved_models" / "train_model_1.pt").exists()
     assert list((folder / "result_outputs" / "epoch_1_samples").glob("*.png"))
+
+
+def test_the_esrgan_and_real_esrgan_examples_pass_check(tmp_path, capsys, monkeypatch):
+    """The two stages of ESRGAN and Real-ESRGAN's GAN stage: placeholder DIV2K and Set5 images, a
+    placeholder first-stage experiment for init_from, and a VGG19 file where the perceptual loss
+    looks (check only tests that it is there)."""
+    folder = tmp_path / "examples" / "configs"
+    folder.mkdir(parents=True)
+    for name in ("rrdbnet_psnr_x4.toml", "esrgan_x4.toml", "realesrgan_x4.toml"):
+        shutil.copy(REPO / "examples" / "configs" / name, folder)
+    for stem in ("0001", "0002", "0801"):
+        placeholder_pair(folder / "DIV2K", stem)
+    placeholder_pair(folder / "Set5", "baby")
+    for stage_one in ("rrdbnet_psnr_x4", "realesrnet_x4"):
+        (folder / "results" / stage_one).mkdir(parents=True)
+        (folder / "results" / stage_one / "config.toml").write_text("")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth").write_bytes(b"")
+
+    outputs = {}
+    for name in ("rrdbnet_psnr_x4", "esrgan_x4", "realesrgan_x4"):
+        code, out, err = invoke(capsys, "check", "--parameters", folder / f"{name}.toml")
+        assert code == 0, err
+        outputs[name] = out
+        assert "# model RRDBNet: 16,697,987 trainable parameters" in out
+    esrgan = toml.loads(outputs["esrgan_x4"].split("\n# model")[0])
+    assert esrgan["model"]["task"] == "gan"
+    assert esrgan["model"]["internal_params"]["losses"]["relativistic_gan"]["weight"] == 5e-3
+    assert esrgan["model"]["discriminator"]["name"] == "VGGDiscriminator"
+    assert "# model.discriminator VGGDiscriminator: 14,499,401 trainable parameters" in outputs["esrgan_x4"]
+    real = toml.loads(outputs["realesrgan_x4"].split("\n# model")[0])
+    assert real["model"]["internal_params"]["losses"]["perceptual"]["layers"]["conv1_2"] == 0.1
+    assert real["model"]["task_params"]["usm"] is True
+    assert real["data"]["online_pipeline"]["pipeline"] == "realesrgan"
+    assert "# model.discriminator UNetDiscriminator: 4,376,897 trainable parameters" in outputs["realesrgan_x4"]
+    assert not (folder / "results" / "esrgan_x4").exists()

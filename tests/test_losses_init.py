@@ -11,6 +11,7 @@ import torch
 import torchvision
 
 from rumpycore.errors import ConfigError
+from rumpycore.losses import LossSet, LossTerm
 from rumpycore.losses.perceptual import PerceptualLoss, PerceptualParams, check_perceptual, vgg19_layer_names
 from rumpycore.losses.pixel import L1, MSE, Charbonnier
 from rumpycore.loggers.summary import read_summary
@@ -54,6 +55,24 @@ def test_pixel_losses_give_one_value_per_image():
     charbonnier = Charbonnier(1e-3)(prediction, target)
     torch.testing.assert_close(charbonnier, torch.sqrt(difference.square() + 1e-6).flatten(1).mean(1))
     assert (charbonnier > L1()(prediction, target)).all()  # the smoothing only ever adds
+
+
+def test_a_loss_set_gives_its_shares_and_splits_by_kind():
+    torch.manual_seed(0)
+    prediction, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    losses = LossSet([LossTerm("l1", 0.5, L1()), LossTerm("mse", 2.0, MSE()), LossTerm("charbonnier", 1.0,
+                                                                                       Charbonnier(1e-3))])
+    shares = losses.shares(prediction, target)
+    assert list(shares) == ["l1", "mse", "charbonnier"]
+    torch.testing.assert_close(shares["mse"], 2.0 * MSE()(prediction, target).mean())
+    terms = losses(prediction, target)
+    torch.testing.assert_close(terms["loss"], sum(shares.values()))
+    assert terms["loss-l1"] is not None and len(losses) == 3
+    squared, others = losses.split(lambda module: isinstance(module, MSE))
+    assert squared.names == ["mse"] and squared.weights == [2.0] and others.names == ["l1", "charbonnier"]
+    assert list(squared(prediction, target)) == ["loss"]  # one term: the total only
+    torch.testing.assert_close(squared.per_image(prediction, target) + others.per_image(prediction, target),
+                               losses.per_image(prediction, target))
 
 
 def test_the_perceptual_loss_taps_the_named_vgg19_layers():

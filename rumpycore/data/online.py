@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..degrade.device import BatchDegradation
 from ..degrade.pipeline import Pipeline
 from ..degrade.resize import imresize
 from ..errors import ConfigError
@@ -36,13 +37,33 @@ _PROBE_SIDE = 16
 """LR side of the flat gray patch degraded to check the pipeline and draw metadata statistics."""
 
 
+DEVICE_KEY = "on_device"
+"""``[data.online_pipeline] on_device = true``: training batches are degraded on the training device."""
+
+
+def runs_on_device(raw: Mapping[str, Any] | None) -> bool:
+    """Whether ``[data.online_pipeline]`` asks for degrading training batches on the device."""
+    value = (raw or {}).get(DEVICE_KEY, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{WHERE}.{DEVICE_KEY}: expected true or false, got {value!r}")
+    return value
+
+
+def device_degradation(raw: Mapping[str, Any] | None, scale: int) -> BatchDegradation | None:
+    """The batch pipeline of ``[data.online_pipeline]`` with ``on_device = true`` (else None)."""
+    if not runs_on_device(raw):
+        return None
+    return BatchDegradation.from_config(pipeline_table(raw), WHERE, scale)
+
+
 def pipeline_table(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``rumpy degrade`` layout of ``[data.online_pipeline]``.
+    """The ``rumpy degrade`` layout of ``[data.online_pipeline]`` (without ``on_device``).
 
     Besides ``pipeline`` and ``deg_configs`` (the layout of a ``rumpy degrade`` config file),
     the original toolbox's layout works: operation tables directly inside the section
     (``[data.online_pipeline.b-config]``).
     """
+    raw = {key: value for key, value in raw.items() if key != DEVICE_KEY}
     table = {key: value for key, value in raw.items() if key in ("pipeline", "deg_configs")}
     loose = {key: value for key, value in raw.items() if key not in table and isinstance(value, Mapping)}
     if loose:
@@ -61,6 +82,7 @@ def build_pipeline(raw: Mapping[str, Any] | None, scale: int, base_dir: Path, wh
         raise ConfigError(f"{where}.online_degradations: needs a [{WHERE}] table with the operations to apply "
                           f"(e.g. pipeline = \"blur-downsample-noise\")")
     pipeline = Pipeline.from_config(pipeline_table(raw), WHERE, scale, base_dir)
+    device_degradation(raw, scale)  # checks that the device can run it
     probe = np.full((_PROBE_SIDE * scale, _PROBE_SIDE * scale, 3), 128, dtype=np.uint8)
     lr, _ = pipeline(probe, np.random.default_rng(0))
     if lr.shape != (_PROBE_SIDE, _PROBE_SIDE, 3):
@@ -75,7 +97,7 @@ class OnlineDegradedImages(Dataset):
 
     def __init__(self, hr: ImageSource, indices: list[int], pipeline: Pipeline, scale: int, crop: int | None,
                  augment: bool, repeat: int, metadata: Sequence[str], where: str, upscaled: bool = False,
-                 cache: bool | str = False) -> None:
+                 cache: bool | str = False, on_device: bool = False) -> None:
         self.hr = hr
         self.indices = indices
         self.pipeline = pipeline
@@ -93,6 +115,9 @@ class OnlineDegradedImages(Dataset):
         """Items carry ``lr_interp``: the degraded LR enlarged by MATLAB's bicubic imresize."""
         self.cache = cache
         """The set's ``cache`` key; see :mod:`rumpycore.data.cache`."""
+        self.on_device = on_device
+        """Training items carry ``hr`` and a ``degrade_seed`` instead of ``lr``: the task degrades the
+        batch on the device (:func:`device_degradation`) with those seeds."""
 
     def sources(self) -> list[tuple[str, ImageSource, list[int]]]:
         """The HR source and the indices used (the only images read)."""
@@ -136,8 +161,12 @@ class OnlineDegradedImages(Dataset):
         if self.augment and seed is not None:
             (hr,) = random_flips([hr], rng)
         hr = np.ascontiguousarray(hr)
+        name = without_extension(self.hr.names[self.indices[position]])
+        if self.on_device and seed is not None:
+            return {"name": name, "hr": to_tensor(hr), "gray": gray,
+                    "degrade_seed": torch.tensor(int(rng.integers(2**62)), dtype=torch.int64)}
         lr, applied = self.pipeline(hr, rng)
-        item = {"name": without_extension(self.hr.names[self.indices[position]]), "lr": to_tensor(lr),
+        item = {"name": name, "lr": to_tensor(lr),
                 "hr": to_tensor(hr), "gray": gray}
         if self.upscaled:
             item["lr_interp"] = to_tensor(imresize(lr, float(s)))

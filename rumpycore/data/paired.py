@@ -24,7 +24,7 @@ from ..safety import user_path
 from ..specs import DatasetContext
 from .cache import AUTO, MemorySource
 from .metadata import MetadataCSV, MetadataTable, build_table, read_metadata_csv
-from .online import OnlineDegradedImages, build_pipeline
+from .online import OnlineDegradedImages, build_pipeline, runs_on_device
 from .patches import crop_box, random_flips, to_tensor
 from .sources import ImageSource, UpscaledSource, open_source, without_extension
 from .splits import apply_cutoff, apply_shortlist, apply_standard_split, split_copy
@@ -373,12 +373,16 @@ def build_online(params: PairedParams, ctx: DatasetContext, where: str) -> Onlin
         raise DataError(f"{where}.hr: missing required key (folder of high-resolution images to degrade)")
     names = requested_metadata(params, ctx, where)
     pipeline = build_pipeline(ctx.online_pipeline, ctx.scale, Path(ctx.base_dir), where)
+    on_device = runs_on_device(ctx.online_pipeline) and ctx.split == "train"
+    if on_device and (names or "lr_interp" in ctx.inputs):
+        raise ConfigError(f"data.online_pipeline.on_device: the model takes {'metadata' if names else 'lr_interp'}, "
+                          f"which the device pipeline does not give; set on_device = false")
     hr = open_source(params.hr, "hr", ctx.base_dir, where, params.recursive_search)
     selected = select_images(hr.names, params, ctx.split, where, ctx.base_dir)
     train = ctx.split == "train"
     dataset = OnlineDegradedImages(hr, selected, pipeline, ctx.scale, params.crop, params.random_augment and train,
                                    params.repeat if train else 1, names, where, "lr_interp" in ctx.inputs,
-                                   params.cache)
+                                   params.cache, on_device)
     if params.cache is True:
         dataset.keep_in_memory()
     for index, size in zip(selected, dataset.lr_sizes):

@@ -51,6 +51,9 @@ class Operation(ABC):
 
     name: ClassVar[str]
     Params: ClassVar[type]
+    family: ClassVar[str | None] = None
+    """Operations of one family (the blurs) record under the same column names, so a second one in a
+    pipeline gets ``_2``; by default an operation is its own family."""
 
     def __init__(self, params: Any, context: BuildContext) -> None:
         self.params = params

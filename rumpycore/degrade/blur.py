@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -73,9 +74,21 @@ class KernelDistribution:
         angle = np.where(isotropic, 0.0, self.angle.draw(rng, count))
         return KernelDraws(sigma_x, sigma_y, angle)
 
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """``count`` kernels drawn from the distribution, shape ``(count, size, size)``."""
+        draws = self.draw(rng, count)
+        return gaussian_kernels(draws.sigma_x, draws.sigma_y, draws.angle, self.size)
+
+
+class KernelSampler(Protocol):
+    """A distribution of blur kernels that a PCA basis can be fitted to (hashable, for the cache)."""
+
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """``count`` kernels, shape ``(count, size, size)``, each symmetric under a half turn."""
+
 
 @functools.lru_cache(maxsize=8)
-def fit_pca(distribution: KernelDistribution, samples: int, length: int) -> KernelPca:
+def fit_pca(distribution: KernelSampler, samples: int, length: int) -> KernelPca:
     """The PCA basis of ``samples`` kernels drawn from ``distribution`` with :data:`PCA_SEED`.
 
     Cached: every pipeline with the same blur settings in a process shares one fit.
@@ -83,16 +96,33 @@ def fit_pca(distribution: KernelDistribution, samples: int, length: int) -> Kern
     def batches() -> Iterator[np.ndarray]:
         rng = np.random.default_rng(PCA_SEED)
         for start in range(0, samples, _PCA_BATCH):
-            draws = distribution.draw(rng, min(_PCA_BATCH, samples - start))
-            yield gaussian_kernels(draws.sigma_x, draws.sigma_y, draws.angle, distribution.size)
+            yield distribution.sample(rng, min(_PCA_BATCH, samples - start))
 
     return KernelPca.fit(batches(), length)
+
+
+def kernel_pca(params: Any, distribution: KernelSampler, size: int, context: BuildContext) -> KernelPca:
+    """The PCA basis a blur operation codes its ``size`` x ``size`` kernels with: loaded from
+    ``params.pca_matrix`` when given (the path is made absolute in ``params``), else fitted to
+    ``params.pca_samples`` kernels of ``distribution``; ``params.pca_length`` is checked to fit."""
+    where = context.where
+    if params.pca_length > size**2:
+        raise ConfigError(f"{where}.pca_length: {params.pca_length} exceeds the {size**2} values of a kernel")
+    if params.pca_matrix is not None:
+        path = user_path(params.pca_matrix, context.base_dir, f"{where}.pca_matrix")
+        params.pca_matrix = str(path.resolve())
+        return KernelPca.load(path, size, params.pca_length, f"{where}.pca_matrix")
+    if params.pca_samples <= params.pca_length:
+        raise ConfigError(f"{where}.pca_samples: {params.pca_samples} kernels cannot fit {params.pca_length} "
+                          f"components; draw more")
+    return fit_pca(distribution, params.pca_samples, params.pca_length)
 
 
 class Blur(Operation):
     """Convolve with a Gaussian kernel (reflect-padded borders)."""
 
     name = "blur"
+    family = "blur"
     Params = BlurParams
 
     def __init__(self, params: BlurParams, context: BuildContext) -> None:
@@ -100,22 +130,11 @@ class Blur(Operation):
         where = context.where
         if params.kernel_size % 2 == 0:
             raise ConfigError(f"{where}.kernel_size: {params.kernel_size} is even; use an odd size such as 21")
-        if params.pca_length > params.kernel_size ** 2:
-            raise ConfigError(f"{where}.pca_length: {params.pca_length} exceeds the {params.kernel_size ** 2} "
-                              f"values of a kernel")
-        if params.pca_matrix is None and params.pca_samples <= params.pca_length:
-            raise ConfigError(f"{where}.pca_samples: {params.pca_samples} kernels cannot fit {params.pca_length} "
-                              f"components; draw more")
         self.distribution = KernelDistribution(
             params.kernel_size, params.iso_probability, Range.of(params.sigma, f"{where}.sigma"),
             Range.of(params.sigma_x, f"{where}.sigma_x"), Range.of(params.sigma_y, f"{where}.sigma_y"),
             Range.of(params.angle, f"{where}.angle"))
-        if params.pca_matrix is not None:
-            path = user_path(params.pca_matrix, context.base_dir, f"{where}.pca_matrix")
-            params.pca_matrix = str(path.resolve())
-            self.pca = KernelPca.load(path, params.kernel_size, params.pca_length, f"{where}.pca_matrix")
-        else:
-            self.pca = fit_pca(self.distribution, params.pca_samples, params.pca_length)
+        self.pca = kernel_pca(params, self.distribution, params.kernel_size, context)
 
     @property
     def isotropic_only(self) -> bool:

@@ -7,20 +7,21 @@ from ..params import closest
 from .base import Operation
 from .blur import Blur
 from .compress import Compress, JpegCompress
-from .noise import Noise
+from .mixed_blur import BSRGANBlur, RealESRGANBlur
+from .noise import Noise, RealESRGANNoise
 from .scaling import Downsample, Upsample
+from .second_order import RandomResizeOperation, RealESRGAN, SincFilter
 
-OPERATIONS: dict[str, type[Operation]] = {op.name: op for op in (Blur, Downsample, Upsample, Noise, Compress)}
+OPERATIONS: dict[str, type[Operation]] = {op.name: op for op in (
+    Blur, Downsample, Upsample, Noise, Compress, RealESRGANBlur, BSRGANBlur, RandomResizeOperation, SincFilter,
+    RealESRGAN)}
 
-# Original names whose behaviour the operation reproduces (with the original's keys and defaults).
-ALIASES: dict[str, type[Operation]] = {"jpegcompress": JpegCompress}
+# Original names whose behaviour an operation reproduces (with the original's keys and defaults).
+ALIASES: dict[str, type[Operation]] = {"jpegcompress": JpegCompress, "realesrgannoise": RealESRGANNoise}
 
 # Original names whose behaviour differs; named here so the error can point to the replacement.
 REPLACED = {
-    "realesrganblur": "blur",
     "srmdgaussianblur": "blur",
-    "bsrganblur": "blur",
-    "realesrgannoise": "noise",
     "jmcompress": "compress",
     "ffmpegcompress": "compress",
     "randomcompress": "compress",

@@ -19,24 +19,64 @@ import numpy as np
 from ..errors import ConfigError
 
 
-def gaussian_kernels(sigma_x: np.ndarray | float, sigma_y: np.ndarray | float, angle: np.ndarray | float,
-                     size: int) -> np.ndarray:
-    """Normalised Gaussian kernels, shape ``(N, size, size)``, one per entry of the parameter arrays."""
+def _covariance_terms(sigma_x: np.ndarray | float, sigma_y: np.ndarray | float, angle: np.ndarray | float,
+                      size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``[a, b, c]`` per kernel (``N x 3``) of the inverse covariance
+    ``[[a, b], [b, c]] = R diag(1/sx^2, 1/sy^2) R^T``, and the grid's ``[x^2, 2xy, y^2]`` (``3 x size^2``)."""
     sigma_x, sigma_y, angle = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                                     for v in (sigma_x, sigma_y, angle)))
     theta = np.deg2rad(angle)
     cos, sin = np.cos(theta), np.sin(theta)
     inv_x, inv_y = 1.0 / sigma_x**2, 1.0 / sigma_y**2
-    # Inverse covariance [[a, b], [b, c]] = R diag(1/sx^2, 1/sy^2) R^T of the rotated Gaussian.
     a = cos * cos * inv_x + sin * sin * inv_y
     b = cos * sin * (inv_x - inv_y)
     c = sin * sin * inv_x + cos * cos * inv_y
     r = size // 2
     y, x = np.mgrid[-r : r + 1, -r : r + 1].reshape(2, -1).astype(np.float64)
+    return np.stack([a, b, c], axis=1), np.stack([x * x, 2.0 * x * y, y * y])
+
+
+def gaussian_kernels(sigma_x: np.ndarray | float, sigma_y: np.ndarray | float, angle: np.ndarray | float,
+                     size: int) -> np.ndarray:
+    """Normalised Gaussian kernels, shape ``(N, size, size)``, one per entry of the parameter arrays."""
+    terms, grid = _covariance_terms(sigma_x, sigma_y, angle, size)
     # One matrix product gives every kernel's exponent -(a x^2 + 2 b x y + c y^2) / 2 at once.
-    kernels = np.exp(np.stack([a, b, c], axis=1) @ (-0.5 * np.stack([x * x, 2.0 * x * y, y * y])))
+    kernels = np.exp(terms @ (-0.5 * grid))
     kernels /= kernels.sum(axis=1, keepdims=True)
     return kernels.reshape(-1, size, size)
+
+
+def shaped_kernels(shape: str, sigma_x: np.ndarray | float, sigma_y: np.ndarray | float,
+                   angle: np.ndarray | float, beta: np.ndarray | float, size: int) -> np.ndarray:
+    """Real-ESRGAN's generalised Gaussian (``shape = "generalized"``: ``exp(-q^beta / 2)``) or plateau
+    (``"plateau"``: ``1 / (1 + q^beta)``) kernels, normalised, shape ``(N, size, size)``; ``q`` is the
+    quadratic form of the Gaussian with the same sigmas and angle (``beta = 1``: a Gaussian, or a
+    Cauchy-like plateau)."""
+    terms, grid = _covariance_terms(sigma_x, sigma_y, angle, size)
+    power = np.power(terms @ grid, np.atleast_1d(np.asarray(beta, dtype=np.float64))[:, None])
+    kernels = np.exp(-0.5 * power) if shape == "generalized" else 1.0 / (1.0 + power)
+    kernels /= kernels.sum(axis=1, keepdims=True)
+    return kernels.reshape(-1, size, size)
+
+
+def sinc_kernel(omega: float, size: int) -> np.ndarray:
+    """A circular low-pass (2-D sinc) kernel with cut-off frequency ``omega`` (radians per pixel), as
+    Real-ESRGAN models ringing and overshoot: ``omega J1(omega r) / (2 pi r)``, normalised."""
+    import torch  # for the Bessel function J1, which NumPy lacks
+
+    r = size // 2
+    y, x = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
+    radius = np.sqrt(x * x + y * y)
+    safe = np.where(radius == 0, 1.0, radius)
+    j1 = torch.special.bessel_j1(torch.from_numpy(omega * safe)).numpy()
+    kernel = np.where(radius == 0, omega**2 / (4 * np.pi), omega * j1 / (2 * np.pi * safe))
+    return kernel / kernel.sum()
+
+
+def pad_kernel(kernel: np.ndarray, size: int) -> np.ndarray:
+    """A square odd-sized kernel centred in a ``size`` x ``size`` one (zeros around it)."""
+    margin = (size - kernel.shape[0]) // 2
+    return np.pad(kernel, margin) if margin else kernel
 
 
 def gaussian_kernel(sigma_x: float, sigma_y: float, angle: float, size: int) -> np.ndarray:

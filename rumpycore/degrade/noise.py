@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..params import option
+from ..errors import ConfigError
+from ..params import coerce, option
 from .base import BuildContext, Metadata, Operation
 from .values import Range, quantize
 
@@ -61,3 +63,34 @@ class Noise(Operation):
         metadata = {self.column("noise_sigma"): sigma, self.column("noise_poisson_scale"): poisson_scale,
                     self.column("noise_gray"): float(gray)}
         return quantize(values + noise), metadata
+
+
+class RealESRGANNoise(Noise):
+    """The original rumpy's ``realesrgannoise``: the same noise with the original's keys and defaults.
+
+    Sigma (``gaussian_noise_sigma_range``, 0-255 units) and ``poisson_noise_scale_range`` default to
+    [0, 1]. With ``random_noise_generation = false`` the fixed ``gaussian_noise_scale`` (or, when it
+    is 0, ``poisson_noise_scale``) and ``gray_noise`` are applied to every image (the original
+    inverted ``gray_noise`` there; here true means gray).
+    """
+
+    @classmethod
+    def build(cls, raw: dict[str, Any], context: BuildContext) -> Operation:
+        own = {str(key).lower(): value for key, value in raw.items()}
+        where = context.where
+        own.setdefault("gaussian_noise_sigma_range", [0.0, 1.0])
+        own.setdefault("poisson_noise_scale_range", [0.0, 1.0])
+        fixed = {key: own.pop(key) for key in ("gaussian_noise_scale", "poisson_noise_scale", "gray_noise")
+                 if key in own}
+        if coerce(own.pop("random_noise_generation", True), bool, f"{where}.random_noise_generation"):
+            if fixed:
+                raise ConfigError(f"{where}.{next(iter(fixed))}: a fixed value needs random_noise_generation = "
+                                  f"false; remove it or set that")
+        else:
+            sigma = coerce(fixed.get("gaussian_noise_scale", 0.0), float, f"{where}.gaussian_noise_scale")
+            scale = coerce(fixed.get("poisson_noise_scale", 0.0), float, f"{where}.poisson_noise_scale")
+            gray = coerce(fixed.get("gray_noise", False), bool, f"{where}.gray_noise")
+            own.update(gaussian_noise_sigma_range=sigma, poisson_noise_scale_range=scale,
+                       gaussian_poisson_ratio=1.0 if sigma > 0 or scale == 0 else 0.0,
+                       gray_noise_probability=1.0 if gray else 0.0)
+        return super().build(own, context)

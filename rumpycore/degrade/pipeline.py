@@ -82,10 +82,18 @@ class Pipeline:
         seen: dict[str, int] = {}
         steps = []
         for operation, config_id, table in chosen:
-            seen[operation.name] = seen.get(operation.name, 0) + 1
-            suffix = f"_{seen[operation.name]}" if seen[operation.name] > 1 else ""
+            family = operation.family or operation.name
+            seen[family] = seen.get(family, 0) + 1
+            suffix = f"_{seen[family]}" if seen[family] > 1 else ""
             context = BuildContext(f"{prefix}deg_configs.{config_id}", suffix, scale, base_dir or Path.cwd())
             steps.append(Step(config_id, operation.build(table, context)))
+        recorded: dict[str, str] = {}
+        for step in steps:
+            for column in step.operation.metadata_dims():
+                if column in recorded:
+                    raise ConfigError(f"{prefix}deg_configs.{step.config_id}: records the column {column!r}, which "
+                                      f"{recorded[column]!r} records too; use one operation of that kind")
+                recorded[column] = step.config_id
         return cls(steps)
 
     def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:

@@ -26,7 +26,9 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     return image[: height - height % scale, : width - width % scale]
 
 
-class _Resize(Operation):
+class ScaledOperation(Operation):
+    """An operation with a ``scale`` that the top-level scale (``--scale``) fills in when its table has none."""
+
     Params = ScaleParams
 
     @classmethod
@@ -46,7 +48,7 @@ class _Resize(Operation):
         return operation
 
 
-class Downsample(_Resize):
+class Downsample(ScaledOperation):
     """Crop to a multiple of the scale (top-left), then shrink as MATLAB's ``imresize(hr, 1/scale)``."""
 
     name = "downsample"
@@ -62,7 +64,7 @@ class Downsample(_Resize):
         return imresize(cropped, 1.0 / scale), {self.column("scale"): float(scale)}
 
 
-class Upsample(_Resize):
+class Upsample(ScaledOperation):
     """Enlarge by the scale with MATLAB-compatible bicubic interpolation."""
 
     name = "upsample"

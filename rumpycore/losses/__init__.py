@@ -13,7 +13,7 @@ Each loss gives one value per image; :class:`LossSet` weighs and sums them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,13 +43,33 @@ class LossSet(torch.nn.Module):
         self.weights = [term.weight for term in terms]
         self.modules_ = torch.nn.ModuleList(term.module for term in terms)
 
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def shares(self, prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each loss's weighted value, averaged over the batch, by loss name."""
+        return {name: weight * module(prediction, target).mean()
+                for name, weight, module in zip(self.names, self.weights, self.modules_)}
+
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        shares = {name: weight * module(prediction, target).mean()
-                  for name, weight, module in zip(self.names, self.weights, self.modules_)}
+        shares = self.shares(prediction, target)
         terms = {"loss": torch.stack(list(shares.values())).sum()}
         if len(shares) > 1:
             terms.update({f"loss-{name}": share for name, share in shares.items()})
         return terms
+
+    def split(self, select: Callable[[torch.nn.Module], bool]) -> tuple[LossSet, LossSet]:
+        """The losses whose module ``select`` accepts and the others, as two sets sharing the modules.
+
+        A task whose losses compare different things (a GAN's generator: images with images for
+        pixel and perceptual losses, discriminator outputs for the adversarial one) splits its
+        network's losses by kind and calls each part on its own inputs.
+        """
+        chosen: list[LossTerm] = []
+        others: list[LossTerm] = []
+        for name, weight, module in zip(self.names, self.weights, self.modules_):
+            (chosen if select(module) else others).append(LossTerm(name, weight, module))
+        return LossSet(chosen), LossSet(others)
 
     def per_image(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The weighted sum for each image of a batch (``val-loss`` averages it over the eval images)."""

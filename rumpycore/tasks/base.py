@@ -98,7 +98,10 @@ class TaskContext:
     false) they have no optimizers. ``metadata`` describes the metadata of the ``[model]``
     model (names, value counts, normalisation), ``inputs`` its extra image inputs
     (``("lr_interp",)``). ``gather`` concatenates per-image values (a tensor, or a list such as
-    image names) from every process, so an evaluation counts each image once.
+    image names) from every process, so an evaluation counts each image once. ``degrade`` makes a
+    training batch's LR images on the device from its HR images and seeds when the training set
+    leaves that to the device (``[data.online_pipeline] on_device``; see
+    :class:`rumpycore.degrade.device.BatchDegradation`).
     """
 
     networks: Mapping[str, Any]
@@ -110,6 +113,7 @@ class TaskContext:
     num_samples: int = 0
     gather: Callable[[Any], Any] = lambda values: values
     training: bool = True
+    degrade: Callable[[torch.Tensor, list[int]], tuple[torch.Tensor, Any]] | None = None
 
 
 class Task:
@@ -131,8 +135,17 @@ class Task:
 
     def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """A loader batch on the device: uint8 images as float in [0, 1] in the run's memory
-        format, metadata as float."""
-        return batch_to_device(batch, ("lr", "hr", "lr_interp"), self.ctx.device, self.ctx.memory_format)
+        format, metadata as float; the LR images made there when the set degrades on the device."""
+        return self.degraded(batch, batch_to_device(batch, ("lr", "hr", "lr_interp"), self.ctx.device,
+                                                    self.ctx.memory_format))
+
+    def degraded(self, raw: Mapping[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+        """``batch`` with ``lr`` made from ``hr`` by ``ctx.degrade`` when the training set leaves that to
+        the device (its items carry ``degrade_seed``: ``[data.online_pipeline] on_device``)."""
+        if "degrade_seed" in raw and self.ctx.degrade is not None:
+            lr, _ = self.ctx.degrade(batch["hr"], raw["degrade_seed"].tolist())
+            batch["lr"] = lr.contiguous(memory_format=self.ctx.memory_format)
+        return batch
 
     def train_step(self, batch: Mapping[str, Any]) -> StepOutput:
         """One training step on a device batch."""

@@ -57,7 +57,7 @@ class SISRTask(Task):
                 output = upscale(batch)
                 output = output if output.dtype == torch.float64 else output.float()  # bicubic stays exact
                 target = batch["hr"]
-                columns["loss"].append(self.network.losses.per_image(output, target))
+                columns["loss"].append(self.eval_loss(output, target))
                 values = {name: metric.values(output, target, batch).double() for name, metric in metrics.items()}
                 for name, value in values.items():
                     columns[name].append(value)
@@ -77,6 +77,11 @@ class SISRTask(Task):
                        {"SR": {name: float(v[i]) for name, v in values.items()},
                         REFERENCE: {name: float(v[i]) for name, v in reference_values.items()}})
                 for i in range(count)]
+
+    def eval_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The ``val-loss`` of each image: the network's losses (a task that trains with losses an
+        eval image cannot give, such as a GAN's adversarial one, leaves those out)."""
+        return self.network.losses.per_image(output, target)
 
     def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Per-image loss and metrics on every eval set; reported per set (when several) and together.

@@ -20,6 +20,7 @@ from ..callbacks.base import CallbackContext, CallbackGroup
 from ..config import RunConfig
 from ..data.loaders import seed_everything
 from ..data.metadata import MetadataScaling
+from ..data.online import device_degradation
 from ..errors import ConfigError
 from ..loggers.base import LoggerContext
 from ..tasks.base import Task, TaskContext
@@ -144,7 +145,8 @@ def assemble(config: RunConfig, device: torch.device, ddp: Distributed) -> Run:
     scaling = MetadataScaling.from_dict(data.metadata_info) if data.metadata_info else None
     task = config.task.spec.build(config.task_params, TaskContext(
         networks=networks, device=device, scale=config.scale, memory_format=speed.memory_format, metadata=scaling,
-        inputs=tuple(config.model.spec.inputs), num_samples=config.training.num_samples, gather=ddp.gather))
+        inputs=tuple(config.model.spec.inputs), num_samples=config.training.num_samples, gather=ddp.gather,
+        degrade=device_degradation(config.data.online_pipeline, config.scale)))
     metrics = build_metrics(config, device, data.metadata_dims)
     if config.task.spec.needs_hr:
         check_eval_sizes(metrics, data, config.scale)
