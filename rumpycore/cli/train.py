@@ -75,9 +75,11 @@ def train(**options) -> None:
 @train_options
 def check(**options) -> None:
     """Validate a config and print it resolved (defaults filled in), without training or writing."""
+    from ..training.devices import check_devices
     from ..training.run import parameter_counts
 
     config = load_config(**options)
+    check_devices(config.training.gpu, config.training.sp_gpu)
     counts = parameter_counts(config)
     sys.stdout.write(toml.dumps(config.resolved()))
     click.echo("")
