@@ -189,7 +189,8 @@ def assert_trained(folder: Path, config: dict) -> None:
 def test_the_evaluation_config_evaluates_trained_models(tiny, tmp_path, capsys):
     # the sample evaluation config compares an RCAN and a QRCAN trained with the sample configs
     results = tmp_path / "results"
-    for relative, name in ((f"{SAMPLES}/div2k/rcan.toml", "rcan_cosine_v2"), (f"{SAMPLES}/div2k/q-rcan.toml", "q-rcan_cosine")):
+    for relative, name in ((f"{SAMPLES}/div2k/rcan.toml", "rcan_cosine_v2"),
+                           (f"{SAMPLES}/div2k/q-rcan.toml", "q-rcan_cosine")):
         config = with_tiny_paths(relative, tiny, results)
         code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{name}.toml"),
                               "--num_epochs", "1", "--experiment_name", name, *GPU_FLAGS, *smaller(relative))

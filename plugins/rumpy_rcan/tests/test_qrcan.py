@@ -1,8 +1,10 @@
 """QRCAN: RCAN with meta-attention, as in the original toolbox (the meta-attention paper's code),
 RCAN itself without metadata, and trained through the real CLI on the metadata of its data
-(a rumpy degrade CSV, an online pipeline)."""
+(a rumpy degrade CSV, an online pipeline) and evaluated on true or predicted metadata."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -97,6 +99,30 @@ def test_one_epoch_on_an_online_pipeline_with_the_values_it_drew(tiny_config, tm
     assert code == 0, err
     checkpoint = torch.load(tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt", weights_only=True)
     assert checkpoint["metadata"]["dims"] == {"blur_sigma": 1}
+
+
+def test_evaluated_on_the_true_metadata_or_on_a_predictors(blurred_sr_data, tiny_config, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    predictor = with_metadata(tiny_config(model="DegradationCNN", experiment="predictor",
+                                          internal_params={"targets": ["blur_kernel"], "widths": [4, 8], "hidden": 8},
+                                          training={"num_epochs": 1, "metrics": ["MAE"]}), blurred_sr_data)
+    for table in (*predictor["data"]["training_sets"].values(), *predictor["data"]["eval_sets"].values()):
+        table.pop("hr")
+    for name, config in (("qrcan", qrcan_config(tiny_config, blurred_sr_data)), ("predictor", predictor)):
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{name}.toml"))
+        assert code == 0, err
+    psnr = {}
+    for source, flags in (("true", []), ("predicted", ["--metadata_from", runs / "predictor", "1"])):
+        code, out, err = invoke(capsys, "eval", "--lr_dir", blurred_sr_data.eval_lr,
+                                "--hr_dir", blurred_sr_data.eval_hr, "-me", runs / "tiny", "1",
+                                "--out_loc", tmp_path / "eval", "--results_name", source,
+                                "--no_image_comparison", "--json", *flags)
+        assert code == 0, err
+        psnr[source] = next(row["PSNR"] for row in json.loads(out)["summary"] if row["model"] == "tiny")
+    # the CSV's metadata gives what training measured; a one-epoch predictor's guesses change the output
+    assert psnr["true"] == pytest.approx(read_summary(runs / "tiny" / "result_outputs" / "summary.csv")[0]["val-PSNR"],
+                                         abs=1e-3)
+    assert psnr["predicted"] != pytest.approx(psnr["true"], abs=1e-6)
 
 
 @pytest.mark.parametrize("params, message", [
