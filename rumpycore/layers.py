@@ -1,9 +1,10 @@
-"""Building blocks shared by model plugins (plain PyTorch, no rumpy state)."""
+"""Building blocks shared by model plugins (plain PyTorch, no rumpy state): convolutions, the RGB
+mean shift, pixel-shuffle upsampling and the meta-attention layer of the metadata-aware networks."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -52,3 +53,48 @@ class PixelShuffleUpsampler(nn.Sequential):
         else:
             raise ValueError(f"pixel-shuffle upsampling supports scales 2, 3, 4 and 8, not {scale}")
         super().__init__(*layers)
+
+
+MetaLayers = Callable[[int, int], "nn.Module | None"]
+"""Where a network with meta-attention puts the layers: called as ``layers(unit, block)`` while the
+network is built (``unit``: residual group, or residual block of an ungrouped network; ``block``:
+block within the group, 0 otherwise), it returns that block's :class:`MetaAttention` or None."""
+
+
+def meta_attention_widths(channels: int, metadata_size: int, layers: int) -> list[int]:
+    """Output widths of the fully connected layers of a :class:`MetaAttention`, the last one
+    ``channels``: the widths grow in equal steps, from 0 for a short metadata vector (up to 15
+    values) and from the vector's size for a longer one, as in the original toolbox."""
+    start = metadata_size if metadata_size > 15 else 0
+    return [start + (channels - start) // (layers - k) for k in range(layers)]
+
+
+class MetaAttention(nn.Module):
+    """Meta-attention: a channel gate computed from the image's degradation metadata alone.
+
+    Aquilina, Galea, Abela, Camilleri and Farrugia, "Improving Super-Resolution Performance
+    Using Meta-Attention Layers", IEEE Signal Processing Letters 2021. The metadata vector
+    (``N x metadata_size``) goes through ``layers`` fully connected layers (ReLU between them
+    when ``nonlinearity``) and a sigmoid, giving one factor in (0, 1) per channel that scales
+    the block's features (``N x channels x H x W``). ``widths`` sets the hidden layers' widths
+    (``layers - 1`` values); by default they follow :func:`meta_attention_widths`.
+    """
+
+    def __init__(self, channels: int, metadata_size: int, layers: int = 2, nonlinearity: bool = True,
+                 widths: Sequence[int] = ()) -> None:
+        super().__init__()
+        if widths and len(widths) != layers - 1:
+            raise ValueError(f"{layers} layers need {layers - 1} hidden widths, not {len(widths)}")
+        sizes = [*widths, channels] if widths else meta_attention_widths(channels, metadata_size, layers)
+        modules: list[nn.Module] = []
+        inputs = metadata_size
+        for index, size in enumerate(sizes):
+            modules.append(nn.Linear(inputs, size))
+            if nonlinearity and index < len(sizes) - 1:
+                modules.append(nn.ReLU(inplace=True))
+            inputs = size
+        modules.append(nn.Sigmoid())
+        self.gate = nn.Sequential(*modules)
+
+    def forward(self, features: torch.Tensor, metadata: torch.Tensor) -> torch.Tensor:
+        return features * self.gate(metadata)[:, :, None, None]

@@ -117,11 +117,45 @@ def absolute_paths(instance: Any, base: Any) -> dict[str, Any]:
     return values
 
 
+def accepted_names(cls: type) -> set[str]:
+    """Every spelling (name or alias, lower case) a params dataclass accepts as a key."""
+    return {n.lower() for info in describe(cls) for n in (info.name, *info.aliases)}
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insertions, deletions, substitutions, swaps of neighbours) turning ``a`` into ``b``."""
+    previous, current = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        earlier, previous, current = previous, current, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], earlier[j - 2] + 1)
+    return current[len(b)]
+
+
 def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate most similar to ``name`` (case-insensitive), if any is close enough."""
-    lowered = {c.lower(): c for c in candidates}
-    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[match[0]] if match else None
+    """The candidate ``name`` is most likely a misspelling of (case-insensitive), if any.
+
+    Only likely typos are suggested: at most one edit away for names of up to four letters (for
+    three letters or fewer, a letter added, dropped or swapped: ``dan`` is not a typo of ``han``)
+    and two for longer ones (see :func:`typo_distance`), or a shortening or lengthening of the
+    candidate (``eps`` for ``epsilon``); a merely similar-looking name (``in_features`` for
+    ``num_features``) gets no suggestion, since a wrong one misleads more than none.
+    """
+    wanted = name.lower()
+    limit = 1 if len(wanted) <= 4 else 2
+    scored = []
+    for candidate in candidates:
+        lowered = candidate.lower()
+        distance = typo_distance(wanted, lowered)
+        shorter, longer = sorted((wanted, lowered), key=len)
+        other_letter = len(wanted) <= 3 and len(lowered) == len(wanted) and sorted(lowered) != sorted(wanted)
+        if (distance <= limit and not other_letter) or (len(shorter) >= 3 and longer.startswith(shorter)):
+            similarity = difflib.SequenceMatcher(None, wanted, lowered).ratio()
+            scored.append((distance, -similarity, lowered, candidate))
+    return min(scored)[3] if scored else None
 
 
 def unknown_key_message(where: str, key: str, known: Iterable[str]) -> str:

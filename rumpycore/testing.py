@@ -202,6 +202,49 @@ def degrade_folder(source: Path, out: Path, pipeline: dict, seed: int = 8, *extr
     return out
 
 
+def blur_sr_data(data: SRData, root: Path, seed: int = 3) -> SRData:
+    """``data``'s HR images blurred and shrunk x4 by the real ``rumpy degrade`` into ``root``: each
+    LR folder holds a ``degradation_metadata.csv`` with ``blur_sigma`` and ``blur_kernel`` (the
+    kernel's 10-value PCA code), for metadata-conditioned models."""
+    pipeline = {"pipeline": "blur-downsample"}
+    return SRData(root, degrade_folder(data.train_hr, root / "train", pipeline, seed), data.train_hr,
+                  degrade_folder(data.eval_hr, root / "eval", pipeline, seed), data.eval_hr, data.scale)
+
+
+def with_metadata(config: dict, data: SRData) -> dict:
+    """``config`` (see :func:`sr_config`) reading its LR images and their ``degradation_metadata.csv``
+    from ``data`` (see :func:`blur_sr_data`)."""
+    for sets, folder in (("training_sets", data.train_lr), ("eval_sets", data.eval_lr)):
+        for table in config["data"][sets].values():
+            table.update(lr=str(folder), degradation_metadata="on_site")
+    return config
+
+
+def assert_conditioned_per_image(model: torch.nn.Module, metadata_size: int) -> None:
+    """A metadata-conditioned SISR model gives each image of a batch the output it gives that image
+    alone with its own metadata vector, and other metadata changes the output."""
+    torch.manual_seed(0)
+    model.eval()
+    lr, metadata = torch.rand(3, 3, 5, 6), torch.rand(3, metadata_size)
+    with torch.no_grad():
+        together = model(lr, metadata)
+        one_by_one = torch.cat([model(lr[i : i + 1], metadata[i : i + 1]) for i in range(3)])
+        assert torch.allclose(together, one_by_one, atol=1e-5)
+        assert not torch.allclose(model(lr, metadata.flip(0)), together)
+
+
+def assert_same_network(model: torch.nn.Module, base: torch.nn.Module) -> None:
+    """``model`` is ``base``: the same weights by name and shape, and with ``base``'s values the
+    same output for the same LR images (called without metadata)."""
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in base.state_dict().items()}
+    model.load_state_dict(base.state_dict())
+    model.eval()
+    base.eval()
+    lr = torch.rand(2, 3, 6, 5)
+    with torch.no_grad():
+        assert torch.equal(model(lr), base(lr))
+
+
 def sr_config(data: SRData, save_loc: Path, model: str = "EDSR", internal_params: dict | None = None,
               training: dict | None = None, data_options: dict | None = None, experiment: str = "tiny") -> dict:
     """A small, fast training config over ``data`` (override any section with the dicts)."""
@@ -331,6 +374,12 @@ def photos(shared_data: Path) -> Photos:
 def sr_data(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> SRData:
     """A tiny real x4 data set shared by the whole session (read-only for tests)."""
     return make_sr_data(tmp_path_factory.mktemp("sr_data"), shared_data)
+
+
+@pytest.fixture(scope="session")
+def blurred_sr_data(tmp_path_factory: pytest.TempPathFactory, sr_data: SRData) -> SRData:
+    """``sr_data`` blurred by ``rumpy degrade``, with its metadata (see :func:`blur_sr_data`)."""
+    return blur_sr_data(sr_data, tmp_path_factory.mktemp("blurred_sr_data"))
 
 
 @pytest.fixture

@@ -35,6 +35,17 @@ CASES = {
     "cutoff disagrees": (lambda c: put(c, 7, "training", "epoch_cutoff"), "training.epoch_cutoff: conflicts"),
     "original cleanup": (lambda c: put(c, 5, "training", "model_cleanup_frequency"),
                          "training.model_cleanup_frequency: rumpy keeps every epoch's checkpoint"),
+    "original cleanup with its metric": (lambda c: (put(c, 5, "training", "model_cleanup_frequency"),
+                                                    put(c, "val-PSNR", "training", "cleanup_metric")),
+                                         "training.model_cleanup_frequency: rumpy keeps every epoch's checkpoint"),
+    "original input channels": (lambda c: put(c, 4, "model", "internal_params", "in_features"),
+                                "model.internal_params.in_features: 4 input channels is not supported"),
+    "unknown model before training keys": (lambda c: (put(c, "qsparnet", "model", "name"),
+                                                      put(c, 3, "training", "num_epohcs")),
+                                           "model.name: unknown model 'qsparnet'; known:"),
+    "unknown model before model keys": (lambda c: (put(c, "dan", "model", "name"),
+                                                   put(c, "v1QRCAN", "model", "internal_params", "mode")),
+                                        "model.name: unknown model 'dan'; known:"),
     "original data range": (lambda c: put(c, 255, "training", "max_im_val"),
                             "training.max_im_val: 255 is not supported"),
     "negative seed": (lambda c: put(c, -1, "training", "seed"), "training.seed: -1 is below the minimum"),
@@ -123,6 +134,18 @@ def test_config_mistake(case, tiny_config, tmp_path, capsys):
     path = write_config(config, tmp_path / "cfg.toml")
     code, _, err = invoke(capsys, "train", "--parameters", path)
     assert_one_line_error(code, err, expected)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the mistake is asking for CUDA where there is none")
+@pytest.mark.parametrize("gpu, message", [("single", "training.gpu: 'single' needs a CUDA GPU, but none is visible"),
+                                          ("multiple", "training.gpu: 'multiple' needs CUDA GPUs, but none is visible")])
+def test_check_refuses_missing_gpus_as_train_does(gpu, message, tiny_config, tmp_path, capsys):
+    path = write_config(tiny_config(), tmp_path / "cfg.toml")
+    for command in ("check", "train"):
+        code, out, err = invoke(capsys, command, "--parameters", path, "--gpu", gpu)
+        assert_one_line_error(code, err, message)
+        assert out == ""
     assert not (tmp_path / "runs").exists()
 
 

@@ -68,9 +68,32 @@ def test_cutoff_takes_priority_over_the_split(numbered):
     assert len(build({**table, "name": "my_photos", "cutoff": 2}, "train")) == 2
 
 
-def test_split_without_numbered_names_says_to_use_cutoff(tmp_path, photos):
-    write_blocky_pair(tmp_path, "photo", photo_crop(photos.train[0], 4))
-    with pytest.raises(DataError, match="photo.png has no leading number.*use cutoff"):
+@pytest.fixture(scope="module")
+def unnumbered(tmp_path_factory, photos):
+    """Files named without image numbers, as in a folder of the user's own photos."""
+    root = tmp_path_factory.mktemp("unnumbered")
+    for i, stem in enumerate(["photo10", "photo2", "beach"]):
+        write_blocky_pair(root, stem, photo_crop(photos.train[0], 4, top=100 + 4 * i))
+    return root
+
+
+def test_split_of_unnumbered_files_takes_them_by_position_with_a_note(unnumbered, capsys):
+    table = {"lr": str(unnumbered / "lr"), "hr": str(unnumbered / "hr"), "name": "div2k"}
+    assert names(build(table, "train")) == ["beach.png", "photo2.png", "photo10.png"]
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and note.startswith("rumpy: note: data.training_sets.s.name: the images are not "
+                                                     "numbered, so the div2k train split takes them by position, "
+                                                     "images 1-3 of 3 in natural order")
+    assert names(build({**table, "name": "celeba"}, "train")) == ["beach.png", "photo2.png", "photo10.png"]
+    with pytest.raises(DataError, match="by position the div2k eval split \\(images 801-900\\) is past the 3 images"):
+        build(table, "eval")
+
+
+def test_split_with_some_unnumbered_files_names_one_and_says_to_use_cutoff(unnumbered, tmp_path, photos):
+    for side in ("lr", "hr"):
+        shutil.copytree(unnumbered / side, tmp_path / side)
+    write_blocky_pair(tmp_path, "0001", photo_crop(photos.train[0], 4))
+    with pytest.raises(DataError, match="beach.png has no leading number.*use cutoff"):
         build({"lr": str(tmp_path / "lr"), "hr": str(tmp_path / "hr"), "name": "div2k"})
 
 

@@ -152,6 +152,24 @@ def test_toml_config_with_relative_paths_and_no_hr(sr_data, tmp_path, capsys):
     assert len(rows) == 4 and (folder / "lanczos" / "gray.png").is_file()
 
 
+@pytest.mark.parametrize("recursive", [True, False])
+def test_recursive_takes_the_images_in_sub_folders(sr_data, tmp_path, capsys, recursive):
+    for side, source in (("lr", sr_data.eval_lr), ("hr", sr_data.eval_hr)):
+        for i, path in enumerate(sorted(source.iterdir())):
+            (tmp_path / side / f"part{i}").mkdir(parents=True, exist_ok=True)
+            (tmp_path / side / f"part{i}" / path.name).write_bytes(path.read_bytes())
+    config = write_config({"lr_dir": "lr", "hr_dir": "hr", "recursive": recursive, "save_im": True,
+                           "model_and_epoch": [["bicubic", "-"]]}, tmp_path / "eval.toml")
+    code, _, err = invoke(capsys, "eval", "--config", config)
+    if not recursive:
+        assert_one_line_error(code, err, "eval.lr_dir: no images")
+        return
+    assert code == 0, err
+    assert [row["image"] for row in read_rows(tmp_path / "results" / "eval" / "metrics.csv")] == \
+        ["part0/bridge", "part1/lenna"]
+    assert (tmp_path / "results" / "eval" / "bicubic" / "part1_lenna.png").is_file()
+
+
 def test_eval_sisr_is_the_original_name(sr_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["eval_sisr", *eval_args(sr_data, tmp_path, "--results_name", "o")[1:]])
     with pytest.raises(SystemExit) as exit_info:

@@ -4,7 +4,7 @@ from typing import Literal
 import pytest
 
 from rumpycore import ConfigError, option
-from rumpycore.params import describe, parse
+from rumpycore.params import closest, describe, parse, typo_distance
 
 
 @dataclass(kw_only=True)
@@ -63,3 +63,32 @@ def test_describe_lists_types_defaults_and_help():
     assert info["count"].type_name == "integer" and info["count"].default == 3 and info["count"].help == "how many"
     assert info["needed"].required and not info["count"].required
     assert info["old"].aliases == ("legacy_old",)
+
+
+@pytest.mark.parametrize("a, b, distance", [("seed", "seed", 0), ("sed", "seed", 1), ("EDRS".lower(), "edsr", 1),
+                                            ("num_epohcs", "num_epochs", 1), ("pairs", "paired", 2),
+                                            ("in_features", "num_features", 3), ("", "abc", 3)])
+def test_typo_distance_counts_edits_and_neighbour_swaps(a, b, distance):
+    assert typo_distance(a, b) == distance == typo_distance(b, a)
+
+
+@pytest.mark.parametrize("name, known, suggestion", [
+    ("num_featurs", ["num_features", "num_blocks"], "num_features"),
+    ("PNSR", ["PSNR", "SSIM"], "PSNR"),
+    ("pairs", ["paired"], "paired"),
+    ("epsilon", ["eps"], "eps"),
+    ("sed", ["seed"], "seed"),
+    # similar-looking but not a typo: no suggestion rather than a wrong one
+    ("in_features", ["num_features", "n_feats"], None),
+    ("ignore_degradation_location", ["online_degradations", "degradation_metadata"], None),
+    ("cleanup_metric", ["best_metric"], None),
+    ("dan", ["HAN", "SAN"], None),
+    ("supmoco", ["QSAN", "SFTMD"], None),
+])
+def test_only_likely_typos_are_suggested(name, known, suggestion):
+    assert closest(name, known) == suggestion
+
+
+def test_the_nearest_candidate_is_suggested():
+    assert closest("num_block", ["num_blocks", "num_block_groups"]) == "num_blocks"
+    assert closest("sigmax", ["sigma", "sigma_x"]) == "sigma_x"

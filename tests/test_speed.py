@@ -160,3 +160,13 @@ def test_snapshot_and_restore_undo_warm_up_steps():
     restore(saved, list(model.parameters()), optimizer)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert all(float(t.abs().sum()) == 0 for state in optimizer.state.values() for t in state.values())
+
+
+def test_channels_last_lays_out_the_2d_weights_and_leaves_3d_ones():
+    from rumpycore.training.networks import place
+
+    model = place(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv3d(1, 1, 3), torch.nn.Linear(4, 2)),
+                  torch.device("cpu"), torch.channels_last)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model[0].weight.is_contiguous()
+    assert model[1].weight.is_contiguous() and model[2].weight.is_contiguous()

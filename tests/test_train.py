@@ -190,6 +190,24 @@ def test_original_settings_without_a_counterpart_are_noted(tiny_config, tmp_path
     assert "full_loss_logging" not in written["training"] and "max_im_val" not in written["training"]
 
 
+def test_original_model_and_set_keys_without_a_counterpart_are_noted(tiny_config, tmp_path, capsys):
+    # keys of the original's sample and test configs: accepted, noted, left out of the resolved config
+    config = tiny_config(training={"cleanup_metric": "val-PSNR"},
+                         internal_params={"face_training": False, "blur_kernels": False, "in_features": 3,
+                                          "ignore_degradation_location": True})
+    config["data"]["training_sets"]["train"]["ignore_degradation_location"] = True
+    code, out, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    noted = {line.split(" is a setting")[0].removeprefix("rumpy: note: ") for line in err.splitlines()}
+    assert noted == {"training.cleanup_metric", "model.internal_params.face_training",
+                     "model.internal_params.blur_kernels", "model.internal_params.ignore_degradation_location",
+                     "data.training_sets.train.ignore_degradation_location"}
+    resolved = toml.loads(out.split("\n# ")[0])
+    assert "cleanup_metric" not in resolved["training"]
+    assert not {"face_training", "in_features"} & set(resolved["model"]["internal_params"])
+    assert "ignore_degradation_location" not in resolved["data"]["training_sets"]["train"]
+
+
 def test_resume_can_restart_the_scheduler(tiny_config, tmp_path, capsys):
     config = tiny_config(internal_params={"scheduler": "step_lr", "scheduler_params": {"step_size": 3, "gamma": 0.5}})
     path = write_config(config, tmp_path / "cfg.toml")

@@ -89,9 +89,11 @@ def check(no_data: bool, **options) -> None:
     """
     import toml
 
+    from ..training.devices import check_devices
     from ..training.run import parameter_counts
 
     config = load_config(**options)
+    check_devices(config.training.gpu, config.training.sp_gpu)
     counts = parameter_counts(config, read_data=not no_data)
     sys.stdout.write(toml.dumps(config.resolved()))
     click.echo("")

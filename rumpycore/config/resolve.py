@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import params as P
 from ..errors import ConfigError
-from ..legacy import drop_original_keys
+from ..legacy import drop_original_keys, drop_original_model_keys, drop_original_set_keys
 from ..plugins import (
     Registered,
     callback_registry,
@@ -213,13 +213,12 @@ def _network(role: NetworkRole, where: str, table: Mapping, model: Registered[Mo
 
 
 def _split_internal_params(raw: dict, spec: ModelSpec, where: str) -> tuple[NetworkParams, Any]:
-    core = P.describe(NetworkParams)
-    own = P.describe(spec.params)
-    core_names = {n.lower() for i in core for n in (i.name, *i.aliases)}
-    own_names = {n.lower() for i in own for n in (i.name, *i.aliases)}
+    core_names = P.accepted_names(NetworkParams)
+    own_names = P.accepted_names(spec.params)
+    raw = drop_original_model_keys(raw, where, core_names | own_names)
     for key in raw:
         if key.lower() not in core_names | own_names:
-            known = [i.name for i in core] + [i.name for i in own]
+            known = [i.name for i in (*P.describe(NetworkParams), *P.describe(spec.params))]
             raise ConfigError(P.unknown_key_message(where, key, known))
     core_raw = {k: v for k, v in raw.items() if k.lower() in core_names}
     own_raw = {k: v for k, v in raw.items() if k.lower() not in core_names}
@@ -294,6 +293,7 @@ def _data_sets(tables: dict, where: str) -> list[DataSet]:
         if not isinstance(type_name, str):
             raise ConfigError(f"{here}.type: expected a string, got {type_name!r}")
         dataset = dataset_registry().get(type_name, f"{here}.type")
+        table = drop_original_set_keys(table, here, P.accepted_names(dataset.spec.params))
         sets.append(DataSet(set_id, here, dataset, P.parse(dataset.spec.params, table, here)))
     return sets
 

@@ -7,7 +7,9 @@ copies of one photo never land on both sides of a train/eval boundary.
 
 Standard splits select images by the number in their file name (``0801.png``,
 ``0801x4.png`` and ``000001.jpg`` are images 801, 801 and 1), so they work both on one
-folder holding a whole dataset and on a folder holding only one part of it. Benchmark
+folder holding a whole dataset and on a folder holding only one part of it; in a folder
+where no file name starts with a number they take images by position in natural order, as
+the original toolbox did (with a note). Benchmark
 test sets are evaluation-only; using one for training is refused, since that is almost
 always a mistake that inflates the reported numbers.
 """
@@ -15,6 +17,7 @@ always a mistake that inflates the reported numbers.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError, DataError
@@ -93,6 +96,8 @@ def apply_standard_split(names: Sequence[str], dataset: str, split: str, where: 
     if part == ALL:
         return list(range(len(names)))
     first, last = part
+    if not any(_LEADING_NUMBER.match(_stem(name)) for name in names):
+        return _by_position(len(names), dataset, split, first, last, where)
     chosen = [i for i, name in enumerate(names) if first <= _image_number(name, dataset, where) <= last]
     if not chosen:
         raise DataError(
@@ -102,13 +107,29 @@ def apply_standard_split(names: Sequence[str], dataset: str, split: str, where: 
     return chosen
 
 
+def _by_position(count: int, dataset: str, split: str, first: int, last: int, where: str) -> list[int]:
+    """Images ``first``..``last`` (from 1) in natural order: the original toolbox's split, for
+    folders whose file names carry no image numbers."""
+    chosen = list(range(first - 1, min(last, count)))
+    if not chosen:
+        raise DataError(f"{where}.name: the images are not numbered, and by position the {dataset} {split} split "
+                        f"(images {first}-{last}) is past the {count} images of the folder; set cutoff instead")
+    print(f"rumpy: note: {where}.name: the images are not numbered, so the {dataset} {split} split takes them by "
+          f"position, images {first}-{min(last, count)} of {count} in natural order (as the original rumpy did)",
+          file=sys.stderr)
+    return chosen
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
 def _usage(split: str) -> str:
     return "training" if split == "train" else "evaluation"
 
 
 def _image_number(name: str, dataset: str, where: str) -> int:
-    stem = name.rsplit("/", 1)[-1]
-    match = _LEADING_NUMBER.match(stem)
+    match = _LEADING_NUMBER.match(_stem(name))
     if match is None:
         raise DataError(
             f"{where}.name: image {name} has no leading number, so the {dataset} split cannot place it; "

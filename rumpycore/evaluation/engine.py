@@ -88,7 +88,7 @@ def _device(loaded: LoadedOptions) -> torch.device:
 
 def _folder(loaded: LoadedOptions, key: str) -> Path:
     folder = loaded.path(getattr(loaded.options, key))
-    list_images(folder, f"{WHERE}.{key}")  # a missing or empty folder is named by its key
+    list_images(folder, f"{WHERE}.{key}", loaded.options.recursive)  # a missing or empty folder is named by its key
     return folder
 
 
@@ -104,7 +104,7 @@ def _dataset(loaded: LoadedOptions, needs_hr: bool, predictors: list[Predictor])
     elif options.lr_interp_dir is not None:
         raise ConfigError(f"{WHERE}.lr_interp_dir: no model in model_and_epoch takes lr_interp; remove lr_interp_dir")
     params = PairedParams(lr=str(lr_dir), hr=str(hr_dir) if hr_dir else None,
-                          lr_interp=str(interp_dir) if interp_dir else None)
+                          lr_interp=str(interp_dir) if interp_dir else None, recursive_search=options.recursive)
     ctx = DatasetContext(WHERE, "eval", options.scale, "sisr", loaded.base_dir, (), needs_hr, inputs)
     return build_paired(params, ctx)
 

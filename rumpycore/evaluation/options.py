@@ -46,6 +46,8 @@ class EvalOptions:
         None, help="[regression experiment folder, epoch]: feed metadata-conditioned models the metadata this "
                    "model predicts from each LR image instead of metadata_file (blind SR)"
     )
+    recursive: bool = option(False, help="also take the images in sub-folders of lr_dir (and of hr_dir and "
+                                         "lr_interp_dir); names become relative paths")
     scale: int = option(4, min=1, max=64, help="super-resolution scale of the data (every model must match it)")
     metrics: list[str] | None = option(None, help="metrics to compute (default: PSNR and SSIM when hr_dir is given)")
     metric_params: dict = option({}, help="per-metric settings: [metric_params.<METRIC>]")

@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import ConfigError
+from .devices import NO_GPUS
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def relaunch_under_torchrun(argv: list[str]) -> int:
 
     count = torch.cuda.device_count()
     if count < 1:
-        raise ConfigError("training.gpu: 'multiple' needs CUDA GPUs, but none is visible; set gpu = 'off'")
+        raise ConfigError(NO_GPUS)
     args = ["--standalone", f"--nproc_per_node={count}", "-m", "rumpycore.cli", *argv]
     print(f"rumpy: launching {count} processes (one per GPU) with torchrun", file=sys.stderr)
     torchrun.main(args)

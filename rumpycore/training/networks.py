@@ -135,6 +135,16 @@ def build_scheduler(network: NetworkConfig, optimizer: torch.optim.Optimizer, st
     return spec.build(optimizer, network.scheduler_params, ctx), spec.interval
 
 
+def place(module: torch.nn.Module, device: torch.device, memory_format: torch.memory_format) -> torch.nn.Module:
+    """``module`` on ``device``, its 4-D weights (2-D convolutions') in ``memory_format``; weights of
+    other ranks (a 3-D convolution's) keep their layout, which channels_last does not apply to."""
+    module = module.to(device)
+    for tensor in (*module.parameters(), *module.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return module
+
+
 def model_metadata_dims(network: NetworkConfig, metadata_dims: Mapping[str, int]) -> dict[str, int]:
     """The metadata value counts of the names ``network``'s model uses, in its order."""
     return {name: metadata_dims[name] for name in network.metadata if name in metadata_dims}
@@ -150,7 +160,7 @@ def build_networks(config: RunConfig, metadata_dims: Mapping[str, int], device: 
         module = build_model(network, config.scale, model_metadata_dims(network, metadata_dims))
         if network.init_from is not None and config.training.continue_from_epoch is None:
             initialise(network, module)
-        module = module.to(device, memory_format=speed.memory_format)
+        module = place(module, device, speed.memory_format)
         forward = wrap(module)
         if speed.compile:
             forward = torch.compile(forward, backend=speed.compile_backend)

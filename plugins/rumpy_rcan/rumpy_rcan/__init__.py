@@ -1,11 +1,13 @@
-"""rumpy plugin providing RCAN."""
+"""rumpy plugin providing RCAN and its meta-attention variant QRCAN."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import rumpycore
 from rumpycore import ConfigError, option
+from rumpycore.meta_attention import GroupedMetaAttentionParams, consumed_metadata, meta_layers
 
 from .network import RCAN
 
@@ -30,10 +32,25 @@ class RCANParams:
             )
 
 
+@dataclass
+class QRCANParams(GroupedMetaAttentionParams, RCANParams):
+    """``[model.internal_params]`` of QRCAN: RCAN's, plus where its meta-attention layers go."""
+
+    style: Literal["standard"] = option(
+        "standard", help="the original's channel-attention style; 'standard' (channel attention unchanged, the "
+                         "metadata enters through the meta-attention layers) is the one provided")
+
+
 def build(params: RCANParams, ctx: rumpycore.ModelContext) -> RCAN:
     """RCAN for the run's scale."""
     return RCAN(ctx.scale, params.n_resgroups, params.n_resblocks, params.n_feats, params.reduction,
                 params.res_scale)
+
+
+def build_q(params: QRCANParams, ctx: rumpycore.ModelContext) -> RCAN:
+    """RCAN with a meta-attention layer after the channel attention of the selected blocks."""
+    return RCAN(ctx.scale, params.n_resgroups, params.n_resblocks, params.n_feats, params.reduction,
+                params.res_scale, meta_layers(params, ctx, units=params.n_resgroups, channels=params.n_feats))
 
 
 @rumpycore.hookimpl
@@ -46,4 +63,14 @@ def register_models(register):
         scales=(2, 3, 4, 8),
         cpu_channels_last=True,  # measured: a CPU training step is 20-25% faster (benchmarks/README.md)
         summary="Residual channel attention network (Zhang et al., ECCV 2018)",
+    ))
+    register(rumpycore.ModelSpec(
+        name="QRCAN",
+        build=build_q,
+        params=QRCANParams,
+        task="sisr",
+        scales=(2, 3, 4, 8),
+        metadata=consumed_metadata,
+        cpu_channels_last=True,  # RCAN's convolutions dominate its step; measured in benchmarks/README.md
+        summary="RCAN with meta-attention layers fed degradation metadata (Aquilina et al., IEEE SPL 2021)",
     ))

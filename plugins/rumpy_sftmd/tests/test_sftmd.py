@@ -12,11 +12,17 @@ import torch
 from rumpy_sftmd import SFTMDParams, build
 from rumpy_sftmd.network import SFTMD
 from rumpycore import ConfigError, ModelContext
-from rumpycore.cli import cli, run
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, write_config
+from rumpycore.testing import (
+    REPO,
+    SPEED_VARIANTS,
+    assert_conditioned_per_image,
+    check_speed_options,
+    with_metadata,
+    write_config,
+)
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"num_features": 8, "num_blocks": 2}
@@ -60,13 +66,7 @@ def test_sft_layers_are_as_wide_as_the_metadata(size):
 
 @pytest.mark.parametrize("sft_type", ["standard", "concat", "split"])
 def test_each_image_is_conditioned_on_its_own_metadata(sft_type):
-    torch.manual_seed(0)
-    model = tiny(sft_type=sft_type)
-    lr, metadata = torch.rand(3, 3, 5, 6), torch.rand(3, 10)
-    together = model(lr, metadata)
-    one_by_one = torch.cat([model(lr[i : i + 1], metadata[i : i + 1]) for i in range(3)])
-    assert torch.allclose(together, one_by_one, atol=1e-6)
-    assert not torch.allclose(model(lr, metadata.flip(0)), together)
+    assert_conditioned_per_image(tiny(sft_type=sft_type), 10)
 
 
 def test_weak_sft_multiplies_the_features_by_the_metadata():
@@ -122,35 +122,19 @@ def test_save_load_round_trip(tmp_path):
 
 # ---------------------------------------------------------------- through `rumpy train`
 
-@pytest.fixture(scope="module")
-def blurred(sr_data, tmp_path_factory):
-    """The tiny sets' HR images blurred and shrunk x4 by `rumpy degrade`: each LR folder holds
-    a degradation_metadata.csv whose blur_kernel column is the kernel's 10-value PCA code."""
-    root = tmp_path_factory.mktemp("blurred")
-    for part, hr in (("train", sr_data.train_hr), ("eval", sr_data.eval_hr)):
-        with pytest.raises(SystemExit) as done:
-            run(cli, ["degrade", "--source-dir", str(hr), "--output-dir", str(root / part),
-                      "--pipeline", "blur-downsample", "--scale", "4", "--seed", "3"])
-        assert done.value.code == 0
-    return root
-
-
 # SFTMD has no mean shift, so it starts from black: its one epoch needs more steps than EDSR's
 # before its val-PSNR says it learned the images (on any of the test photos).
 LEARNING_REPEAT = 16
 
 
-def sftmd_config(tiny_config, blurred, repeat: int = 8, **params) -> dict:
+def sftmd_config(tiny_config, blurred_sr_data, repeat: int = 8, **params) -> dict:
     config = tiny_config(model="sFtMd", internal_params={**TINY, **params}, training={"num_epochs": 1})
     config["data"]["training_sets"]["train"]["repeat"] = repeat
-    for sets, part in (("training_sets", "train"), ("eval_sets", "eval")):
-        for table in config["data"][sets].values():
-            table.update(lr=str(blurred / part), degradation_metadata="on_site")
-    return config
+    return with_metadata(config, blurred_sr_data)
 
 
-def test_one_epoch_on_blurred_data_with_its_metadata_and_mixed_case_name(blurred, tiny_config, tmp_path, capsys):
-    config = sftmd_config(tiny_config, blurred, LEARNING_REPEAT, metadata=["blur_kernel", "blur_sigma"])
+def test_one_epoch_on_blurred_data_with_its_metadata_and_mixed_case_name(blurred_sr_data, tiny_config, tmp_path, capsys):
+    config = sftmd_config(tiny_config, blurred_sr_data, LEARNING_REPEAT, metadata=["blur_kernel", "blur_sigma"])
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert code == 0, err
     folder = tmp_path / "runs" / "tiny"
@@ -175,8 +159,8 @@ def test_sft_type_none_trains_on_sets_without_metadata(tiny_config, tmp_path, ca
      "data.training_sets.train.degradation_metadata: the model uses metadata (blur_kernel)"),
     ({"metadata": ["noise_sigma"]}, "degradation_metadata.csv has no column 'noise_sigma'"),
 ])
-def test_sets_without_the_metadata_fail_before_training(blurred, tiny_config, tmp_path, capsys, change, message):
-    config = sftmd_config(tiny_config, blurred, **{k: v for k, v in change.items() if k == "metadata"})
+def test_sets_without_the_metadata_fail_before_training(blurred_sr_data, tiny_config, tmp_path, capsys, change, message):
+    config = sftmd_config(tiny_config, blurred_sr_data, **{k: v for k, v in change.items() if k == "metadata"})
     if "degradation_metadata" in change:
         del config["data"]["training_sets"]["train"]["degradation_metadata"]
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
@@ -193,8 +177,8 @@ def test_sets_without_the_metadata_fail_before_training(blurred, tiny_config, tm
     ({"in_nc": 4}, "model.internal_params.in_nc: 4 is above the maximum 3"),
     ({"SFT_type": "weak"}, "model.internal_params.SFT_type: 'weak' multiplies the features by the metadata"),
 ])
-def test_unknown_or_mistyped_parameters_are_config_errors(blurred, tiny_config, tmp_path, capsys, params, message):
-    config = sftmd_config(tiny_config, blurred, **params)
+def test_unknown_or_mistyped_parameters_are_config_errors(blurred_sr_data, tiny_config, tmp_path, capsys, params, message):
+    config = sftmd_config(tiny_config, blurred_sr_data, **params)
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "runs").exists()
@@ -219,5 +203,5 @@ def test_example_config_is_valid():
 
 
 @pytest.mark.parametrize("variants", SPEED_VARIANTS)
-def test_speed_options_train_like_fp32(blurred, tiny_config, tmp_path, variants):
-    check_speed_options(sftmd_config(tiny_config, blurred, metadata=["blur_sigma"]), tmp_path / "speed", variants)
+def test_speed_options_train_like_fp32(blurred_sr_data, tiny_config, tmp_path, variants):
+    check_speed_options(sftmd_config(tiny_config, blurred_sr_data, metadata=["blur_sigma"]), tmp_path / "speed", variants)
