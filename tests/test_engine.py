@@ -60,7 +60,10 @@ def test_resume_gives_the_same_checkpoints_and_summary(tiny_config, tmp_path, ca
         assert_same_state(checkpoint(a, epoch), checkpoint(b, epoch))
     assert (b / "config.toml").is_file() and (b / "config_from_epoch_2.toml").is_file()
     state = checkpoint(a, 3)
-    for emptied in ({**state, "optimizer": {**state["optimizer"], "state": {}}}, {**state, "model": {}}):
+    optimizer = state["optimizers"]["model"]
+    for emptied in ({**state, "optimizers": {"model": {**optimizer, "state": {}}}},
+                    {**state, "networks": {"model": {**state["networks"]["model"], "weights": {}}}},
+                    {**state, "networks": {}}):
         for first, second in ((state, emptied), (emptied, state)):
             with pytest.raises((AssertionError, ValueError)):  # the comparison cannot pass vacuously
                 assert_same_state(first, second)
@@ -139,7 +142,7 @@ def test_logging_text_draws_no_plots(tiny_config, tmp_path, capsys):
     train(capsys, tiny_config(training={"num_epochs": 1, "logging": "text"}), tmp_path / "cfg.toml")
     results = tmp_path / "runs" / "tiny" / "result_outputs"
     assert not list(results.glob("loss_plots.*"))
-    assert sorted(p.name for p in results.iterdir()) == ["reference.csv", "summary.csv"]
+    assert sorted(p.name for p in results.iterdir()) == ["reference.csv", "step_losses.csv", "summary.csv"]
 
 
 def test_several_eval_sets_are_reported_each_and_together(tiny_config, tmp_path, capsys, sr_data):

@@ -121,7 +121,8 @@ def test_the_resolved_config_fills_in_scheduler_metric_and_logger_defaults(tiny_
     assert resolved["model"]["internal_params"]["scheduler_params"] == {
         "lr_max": 2e-3, "anneal_strategy": "cos", "pct_start": 0.3, "cycle_momentum": True}  # total_steps: unset
     assert resolved["training"]["metric_params"] == {"LPIPS": {"net": "alex", "pnet_rand": True}}
-    assert resolved["training"]["logger_params"] == {"console": {"log_seconds": 60.0}}  # plots: no parameters
+    # plots: no parameters
+    assert resolved["training"]["logger_params"] == {"console": {"log_seconds": 60.0}, "step_loss": {"every": 10}}
     code, again, err = invoke(capsys, "check", "--parameters", write_config(resolved, tmp_path / "resolved.toml"))
     assert code == 0, err
     assert toml.loads(again.split("\n# model")[0]) == resolved

@@ -57,7 +57,7 @@ class SISRTask(Task):
                 output = upscale(batch)
                 output = output if output.dtype == torch.float64 else output.float()  # bicubic stays exact
                 target = batch["hr"]
-                columns["loss"].append(self.eval_loss(output, target))
+                columns["loss"].append(self.eval_loss(output.to(target.dtype), target))
                 values = {name: metric.values(output, target, batch).double() for name, metric in metrics.items()}
                 for name, value in values.items():
                     columns[name].append(value)
