@@ -165,9 +165,10 @@ def test_recursive_takes_the_images_in_sub_folders(sr_data, tmp_path, capsys, re
         assert_one_line_error(code, err, "eval.lr_dir: no images")
         return
     assert code == 0, err
+    stems = [path.stem for path in sorted(sr_data.eval_hr.iterdir())]
     assert [row["image"] for row in read_rows(tmp_path / "results" / "eval" / "metrics.csv")] == \
-        ["part0/bridge", "part1/lenna"]
-    assert (tmp_path / "results" / "eval" / "bicubic" / "part1_lenna.png").is_file()
+        [f"part{i}/{stem}" for i, stem in enumerate(stems)]
+    assert (tmp_path / "results" / "eval" / "bicubic" / f"part1_{stems[1]}.png").is_file()
 
 
 def test_eval_sisr_is_the_original_name(sr_data, tmp_path, monkeypatch, capsys):

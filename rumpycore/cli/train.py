@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -81,19 +82,26 @@ def train(**options) -> None:
 @click.command()
 @train_options
 @click.option("--no-data", "--no_data", "no_data", is_flag=True,
-              help="Validate the config alone: the data folders need not exist and are not read.")
+              help="Validate the config alone: its data, GPUs, weights files and init_from sources need not "
+                   "exist here.")
 def check(no_data: bool, **options) -> None:
     """Validate a config and print it resolved (defaults filled in), without training or writing.
 
-    The data sets are scanned and checked too, unless --no-data is given.
+    The data sets are scanned and the devices, pretrained weights files and ``init_from`` sources
+    checked too, as ``rumpy train`` would, unless --no-data is given (then a config meant for another machine can
+    be checked anywhere).
     """
     import toml
 
     from ..training.devices import check_devices
     from ..training.run import parameter_counts
 
-    config = load_config(**options)
-    check_devices(config.training.gpu, config.training.sp_gpu)
+    from ..resources import elsewhere
+
+    with elsewhere() if no_data else contextlib.nullcontext():
+        config = load_config(**options)
+    if not no_data:
+        check_devices(config.training.gpu, config.training.sp_gpu)
     counts = parameter_counts(config, read_data=not no_data)
     sys.stdout.write(toml.dumps(config.resolved()))
     click.echo("")

@@ -26,6 +26,7 @@ from ..plugins import (
     scheduler_registry,
     task_registry,
 )
+from ..resources import local_files_checked
 from ..safety import folder_name, user_path
 from ..specs import ModelSpec, NetworkRole, TaskSpec
 from .resolved import (
@@ -261,14 +262,14 @@ def _init_from(raw: dict | None, where: str, base: Path) -> InitFrom | None:
         raise ConfigError(f"{here}: give either experiment (a rumpy experiment folder) or file (a weights file)")
     if init.file is not None:
         path = resolve_path(base, init.file, f"{here}.file")
-        if not path.is_file():
+        if local_files_checked() and not path.is_file():
             raise ConfigError(f"{here}.file: {path} does not exist; check the path")
         if path.suffix.lower() not in (".pt", ".pth", ".safetensors"):
             raise ConfigError(f"{here}.file: {path.name} is not a .pt, .pth or .safetensors file")
         init.file = str(path)
     else:
         folder = resolve_path(base, init.experiment, f"{here}.experiment")
-        if not (folder / "config.toml").is_file():
+        if local_files_checked() and not (folder / "config.toml").is_file():
             raise ConfigError(f"{here}.experiment: {folder} is not a rumpy experiment folder (no config.toml)")
         init.experiment = str(folder)
     for old, new in init.map.items():
