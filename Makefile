@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_sftmd plugins/rumpy_regression
+PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_sftmd plugins/rumpy_regression plugins/rumpy_spandrel
 STAMP := $(VENV)/.installed
 DEMO_DATA := demo_data
 DEMO_CONFIG := examples/configs/demo.toml
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# pinned first so that nothing below can pull another (multi-GB) torch release
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e ".[test,demo,fast]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -e ".[test,demo,fast,export]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup

@@ -93,7 +93,7 @@ class TaskContext:
     ``networks`` holds a :class:`rumpycore.Network` per role; in ``rumpy eval`` (``training``
     false) they have no optimizers. ``metadata`` describes the metadata of the ``[model]``
     model (names, value counts, normalisation), ``inputs`` its extra image inputs
-    (``("lr_interp",)``). ``gather`` concatenates per-image values (a tensor, or a list such as
+    (``("lr_interp",)``). ``self_ensemble`` asks evaluation for the x8 self-ensemble. ``gather`` concatenates per-image values (a tensor, or a list such as
     image names) from every process, so an evaluation counts each image once.
     """
 
@@ -106,6 +106,8 @@ class TaskContext:
     num_samples: int = 0
     gather: Callable[[Any], Any] = lambda values: values
     training: bool = True
+    self_ensemble: bool = False
+    """Evaluate with the x8 geometric self-ensemble (:meth:`Task.predict_for_metrics`)."""
 
 
 class Task:
@@ -141,6 +143,15 @@ class Task:
     def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Evaluate on every eval set (loaders by set id): statistics, samples and per-image rows."""
         raise NotImplementedError
+
+    def predict_for_metrics(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """:meth:`predict`, or the mean over its eight flipped and transposed inputs when the run
+        asks for the self-ensemble (``[training] self_ensemble``); what evaluation should measure."""
+        if self.ctx.self_ensemble:
+            from ..evaluation.ensemble import self_ensemble
+
+            return self_ensemble(self.predict, batch)
+        return self.predict(batch)
 
     def state_dict(self) -> dict[str, Any]:
         """State of the task beyond its networks (stored in every checkpoint)."""

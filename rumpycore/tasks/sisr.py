@@ -53,7 +53,7 @@ class SISRTask(Task):
             columns.update({name: [] for name in metrics})
             for raw in loader:
                 batch = self.to_device(raw)
-                output = self.predict(batch).float()
+                output = self.predict_for_metrics(batch).float()
                 target = batch["hr"]
                 columns["loss"].append(self.network.losses.per_image(output, target))
                 for name, metric in metrics.items():

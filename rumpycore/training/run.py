@@ -126,7 +126,8 @@ def assemble(config: RunConfig, device: torch.device, ddp: Distributed) -> Run:
     scaling = MetadataScaling.from_dict(data.metadata_info) if data.metadata_info else None
     task = config.task.spec.build(config.task_params, TaskContext(
         networks=networks, device=device, scale=config.scale, memory_format=speed.memory_format, metadata=scaling,
-        inputs=tuple(config.model.spec.inputs), num_samples=config.training.num_samples, gather=ddp.gather))
+        inputs=tuple(config.model.spec.inputs), num_samples=config.training.num_samples, gather=ddp.gather,
+        self_ensemble=config.training.self_ensemble))
     metrics = build_metrics(config, device, data.metadata_dims)
     if config.task.spec.needs_hr:
         check_eval_sizes(metrics, data, config.scale)
