@@ -12,9 +12,14 @@ A network the exporter cannot trace is one line saying why.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import io
 import json
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +58,18 @@ class ExportReport:
     checked_on: str = ""
 
 
+_BOILERPLATE = (" Please feel free to request support", " [Caused by the value")
+"""Where PyTorch's exporter errors stop saying why and start asking for pull requests or dumping values."""
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    for marker in _BOILERPLATE:
+        line = line.split(marker)[0]
+    return line.rstrip(". ")[:300]
 
 
 def check_image(path: Path | None) -> tuple[torch.Tensor, str]:
@@ -72,13 +86,31 @@ def check_image(path: Path | None) -> tuple[torch.Tensor, str]:
     return image, f"{path.name} ({pixels.shape[1]}x{pixels.shape[0]})"
 
 
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Discard what native code writes to standard output meanwhile: PyTorch's TorchScript
+    exporter logs its whole graph there (through C++) when it fails, which would bury the one
+    line that says why."""
+    sys.stdout.flush()
+    libc = ctypes.CDLL(None)
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+        yield
+    finally:
+        libc.fflush(None)  # C stdio buffers what C++ wrote: drop it into /dev/null before fd 1 returns
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def onnx_bytes(source: ExportSource) -> bytes:
     """The ONNX file of ``source.module`` with dynamic batch, height and width."""
     buffer = io.BytesIO()
     dummy = torch.rand(1, 3, *TRACE_SIZE)
     axes = {"lr": {0: "batch", 2: "height", 3: "width"}, "sr": {0: "batch", 2: "sr_height", 3: "sr_width"}}
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _native_stdout_silenced():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
             torch.onnx.export(source.module, (dummy,), buffer, dynamo=False, input_names=["lr"],
                               output_names=["sr"], dynamic_axes=axes, opset_version=OPSET)

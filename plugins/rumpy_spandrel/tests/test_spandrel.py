@@ -5,6 +5,7 @@ ONNX export checked with onnxruntime."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 
 import numpy as np
@@ -189,8 +190,8 @@ def test_an_unrecognised_file_is_one_line(tmp_path, shared_data):
     assert not (tmp_path / "eval").exists()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs the export extra (onnxruntime)")
 def test_onnx_export_agrees_with_pytorch_on_a_real_image(shared_data, tmp_path):
-    pytest.importorskip("onnxruntime")
     import onnxruntime
 
     spec, params = params_of("SwinIR", TINY["SwinIR"])
@@ -220,3 +221,18 @@ def test_onnx_export_agrees_with_pytorch_on_a_real_image(shared_data, tmp_path):
 
     with safe_open(str(tmp_path / "copy.safetensors"), "pt") as handle:
         assert handle.metadata()["rumpy_model"] == "SwinIR" and handle.metadata()["scale"] == "4"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs the export extra (onnxruntime)")
+def test_a_network_onnx_cannot_express_is_refused_in_one_line(tmp_path):
+    from safetensors.torch import save_file
+
+    spec, params = params_of("SAFMN", TINY["SAFMN"])
+    file = tmp_path / "safmn.safetensors"
+    save_file(build_module(spec, params, 4).state_dict(), str(file))
+    result = run_rumpy("export", "--model_file", file, "--out", tmp_path / "safmn.onnx")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "rumpy: error: SAFMN (safmn.safetensors) cannot be exported to ONNX: Unsupported: ONNX export of operator "
+        "adaptive pooling, since output_size is not constant"]
+    assert not (tmp_path / "safmn.onnx").exists()
