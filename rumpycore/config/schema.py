@@ -130,7 +130,7 @@ class NetworkParams:
         None, help="start from trained weights: {experiment, epoch, network} or {file, key, strict, map, convert}"
     )
     preset: str | None = option(
-        None, help="a named configuration of the model (rumpy list-models --presets); keys given beside it win"
+        None, help="a named configuration of the model (listed by rumpy list-models --json); keys given beside it win"
     )
 
 

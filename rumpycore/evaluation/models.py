@@ -24,10 +24,10 @@ import torch
 from .. import config as cfg
 from ..data.metadata import MetadataScaling
 from ..errors import UserError
+from ..recognise import load_file_model
 from ..store import checkpoints, experiment_root, resolve_epoch
 from ..tasks.base import Task, TaskContext
 from ..training.networks import inference_networks
-from ..recognise import load_file_model
 from .baselines import Bicubic, Lanczos
 from .ensemble import self_ensemble
 from .options import LoadedOptions, ModelEntry

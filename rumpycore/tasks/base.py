@@ -93,8 +93,9 @@ class TaskContext:
     ``networks`` holds a :class:`rumpycore.Network` per role; in ``rumpy eval`` (``training``
     false) they have no optimizers. ``metadata`` describes the metadata of the ``[model]``
     model (names, value counts, normalisation), ``inputs`` its extra image inputs
-    (``("lr_interp",)``). ``self_ensemble`` asks evaluation for the x8 self-ensemble. ``gather`` concatenates per-image values (a tensor, or a list such as
-    image names) from every process, so an evaluation counts each image once.
+    (``("lr_interp",)``). ``self_ensemble`` asks evaluation for the x8 self-ensemble.
+    ``gather`` concatenates per-image values (a tensor, or a list such as image names) from
+    every process, so an evaluation counts each image once.
     """
 
     networks: Mapping[str, Any]
