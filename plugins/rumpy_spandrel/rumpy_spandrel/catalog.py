@@ -174,7 +174,8 @@ ENTRIES: tuple[Entry, ...] = (
           scales=RESTORATION, fixed={"dd_in": 3}, unsupported=NO_FP16),
     Entry("FFTformer", "FFTformer", "Frequency-domain transformer (deblurring)",
           "Kong et al., Efficient Frequency Domain-based Transformers for High-Quality Image Deblurring, CVPR 2023",
-          scales=RESTORATION, unsupported=NO_FP16),
+          scales=RESTORATION, unsupported={**NO_FP16, "channels_last": "its frequency-domain filters are 5-dimensional "
+                                           "parameters, which have no channels_last layout"}),
     Entry("KBNet", "KBNet_l", "Kernel basis network, large (restoration)",
           "Zhang et al., KBNet: Kernel Basis Network for Image Restoration, arXiv 2023", scales=RESTORATION,
           model_class="KBNet_l", unsupported=NO_FP16),
