@@ -4,11 +4,14 @@
 config: rumpy reads the file itself (tensors only, see :func:`rumpycore.store.read_weights_file`)
 and asks every registered model's ``detect`` whether the weights are its own; the one that
 claims them says the scale and parameters, and the model is built from its spec exactly as a
-training run would build it, then loaded strictly.
+training run would build it, then loaded strictly. A safetensors file written by ``rumpy
+export`` names its model, scale and parameters in its metadata; those are used instead of
+detection, since a state dict cannot show every parameter (SPAN's ``img_range``, say).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,13 +56,35 @@ def detect(state: Mapping[str, torch.Tensor], where: str) -> tuple[Registered[Mo
     return claims[0]
 
 
+def exported_model(path: Path, state: Mapping[str, torch.Tensor],
+                   where: str) -> tuple[Registered[ModelSpec], DetectedModel] | None:
+    """The model, scale and parameters a ``rumpy export`` safetensors file names in its metadata
+    (None for any other file)."""
+    if path.suffix.lower() != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata() or {}
+    if "rumpy_model" not in metadata:
+        return None
+    name = metadata["rumpy_model"]
+    if name not in model_registry():
+        raise UserError(f"{where}: {path} holds a {name} exported by rumpy, and no installed plugin provides {name}; "
+                        f"install its plugin")
+    params = json.loads(metadata.get("params") or "{}")
+    return model_registry().get(name), DetectedModel(int(metadata["scale"]), params, state,
+                                                     note=f"{name} x{metadata['scale']} (exported by rumpy)")
+
+
 def load_file_model(path: Path, where: str, device: torch.device | str = "cpu") -> RecognisedModel:
     """The model a weights file holds, built by its plugin and loaded with its weights."""
     from .training.networks import build_module
 
     if not path.is_file():
         raise UserError(f"{where}: {path} does not exist; check the path")
-    entry, found = detect(read_weights_file(path, None, where), f"{where}: {path}")
+    state = read_weights_file(path, None, where)
+    entry, found = exported_model(path, state, where) or detect(state, f"{where}: {path}")
     params = P.parse(entry.spec.params, dict(found.params), f"{where} ({entry.spec.name} detected)")
     module = build_module(entry.spec, params, found.scale, where=where)
     checkpoints.load_weights(module, dict(found.weights), str(path),

@@ -20,7 +20,8 @@ from rumpycore import ConfigError, UserError
 from rumpycore import config as cfg
 from rumpycore import params as P
 from rumpycore.plugins import model_registry
-from rumpycore.recognise import detect
+from rumpycore.export import ExportSource, export
+from rumpycore.recognise import detect, load_file_model
 from rumpycore.testing import run_rumpy, sr_config, write_config
 from rumpycore.training.networks import build_module, count_parameters
 
@@ -236,3 +237,19 @@ def test_a_network_onnx_cannot_express_is_refused_in_one_line(tmp_path):
         "rumpy: error: SAFMN (safmn.safetensors) cannot be exported to ONNX: Unsupported: ONNX export of operator "
         "adaptive pooling, since output_size is not constant"]
     assert not (tmp_path / "safmn.onnx").exists()
+
+
+def test_rumpy_safetensors_keep_the_parameters_a_state_dict_cannot_show(tmp_path):
+    spec, params = params_of("SPAN", {**TINY["SPAN"], "img_range": 1.0})
+    torch.manual_seed(2)
+    module = build_module(spec, params, 4).eval()
+    file = tmp_path / "span.safetensors"
+    export(ExportSource(module, "SPAN", 4, params, "SPAN"), file)
+    found = load_file_model(file, "test")
+    assert found.params.img_range == 1.0 and found.note == "SPAN x4 (exported by rumpy)"
+    image = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.equal(found.module(image), module(image))
+    # the bare state dict is recognised with spandrel's default range, another network
+    entry, detected = detect(module.state_dict(), "test")
+    assert entry.spec.name == "SPAN" and detected.params["img_range"] == 255.0
