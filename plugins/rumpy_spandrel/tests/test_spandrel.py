@@ -118,7 +118,7 @@ def test_inputs_of_any_size_are_padded_and_the_output_cropped_back():
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "preset", "count"), [
     ("SwinIR", "classical", 11_900_199), ("SwinIR", "lightweight", 929_628), ("HAT", "HAT-S", 9_621_183),
-    ("HAT", "HAT", 20_772_507), ("DAT", "DAT", 14_802_216), ("SPAN", "SPAN", 2_236_728)])
+    ("HAT", "HAT", 20_772_507), ("DAT", "DAT", 14_802_051), ("SPAN", "SPAN", 2_236_728)])
 def test_presets_build_the_published_configurations(name, preset, count):
     spec, params = params_of(name, {"preset": preset})
     assert count_parameters(build_module(spec, params, 4)) == count
