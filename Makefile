@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_han plugins/rumpy_san plugins/rumpy_srmd plugins/rumpy_sftmd plugins/rumpy_regression plugins/rumpy_esrgan
+PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_han plugins/rumpy_san plugins/rumpy_srmd plugins/rumpy_sftmd plugins/rumpy_regression plugins/rumpy_esrgan plugins/rumpy_spandrel
 STAMP := $(VENV)/.installed
 DEMO_DATA := demo_data
 DEMO_CONFIG := examples/configs/demo.toml
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# so the long download shows its progress bar
 	$(BIN)/python -m pip install --progress-bar on torch==2.14.1 torchvision==0.29.1
 	# -qq: only errors; setuptools explains every editable install at length otherwise
-	$(BIN)/python -m pip install -qq -e ".[test,demo,fast]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install -qq -e ".[test,demo,fast,export]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup

@@ -4,7 +4,7 @@ mean shift, pixel-shuffle upsampling and the meta-attention layer of the metadat
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -98,3 +98,49 @@ class MetaAttention(nn.Module):
 
     def forward(self, features: torch.Tensor, metadata: torch.Tensor) -> torch.Tensor:
         return features * self.gate(metadata)[:, :, None, None]
+
+
+def from_255_range(state: Mapping[str, torch.Tensor], gain_weights: Callable[[str], bool] = lambda key: False,
+                   keep_bias: Callable[[str], bool] = lambda key: False) -> dict[str, torch.Tensor]:
+    """Weights trained by the EDSR-PyTorch code base (EDSR, RCAN, ...: images in 0-255, the mean
+    shifts as fixed 1x1 convolutions, the head conv inside a Sequential) in the layout of networks
+    built from these layers (images in [0, 1], :class:`MeanShift` buffers, a bare head conv).
+
+    Every layer being linear or positively homogeneous (ReLU), dividing each bias by 255 makes
+    every feature map 255 times smaller, so the network maps ``x`` to ``official(255 x) / 255``.
+    A layer that must see the original scale (a gate's first convolution after a global pool,
+    say) instead multiplies its weight by 255 (``gain_weights``) and keeps its bias, and the
+    layers after it keep theirs (``keep_bias``). A mean shift whose weights are not the identity
+    (a standard deviation other than 1) cannot be expressed by :class:`MeanShift` and is refused
+    with a ValueError.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        name, _, kind = key.rpartition(".")
+        if name in ("sub_mean", "add_mean"):
+            if kind == "weight":
+                if not torch.equal(tensor.view(3, 3), torch.eye(3, dtype=tensor.dtype)):
+                    raise ValueError(f"{key} scales the channels (a standard deviation other than 1)")
+                continue
+            out[f"{name}.shift"] = tensor.view(1, 3, 1, 1) / 255.0
+            continue
+        if name == "head.0":
+            key = f"head.{kind}"
+        if kind == "weight" and gain_weights(key):
+            tensor = tensor * 255.0
+        elif kind == "bias" and not keep_bias(key):
+            tensor = tensor / 255.0
+        out[key] = tensor
+    return out
+
+
+def upsampler_scale(state: Mapping[str, torch.Tensor], prefix: str, features: int) -> int | None:
+    """The scale of a :class:`PixelShuffleUpsampler` stored under ``prefix`` (``tail.0``) from its
+    convolutions' shapes, or None when they are not one."""
+    stages = [state.get(f"{prefix}.{i}.weight") for i in (0, 2, 4)]
+    widths = [w.shape[0] // features for w in stages if w is not None]
+    if widths == [9]:
+        return 3
+    if widths and all(w == 4 for w in widths):
+        return 2 ** len(widths)
+    return None

@@ -90,10 +90,16 @@ class Registry(Generic[S]):
         self._failed = failed
 
     def add(self, spec: S, provider: Provider) -> None:
-        """Register ``spec``; a name taken by another distribution is an error naming both."""
+        """Register ``spec``; a name taken by another distribution is an error naming both, unless
+        one of the two is a ``fallback`` (``ModelSpec.fallback``), which then yields to the other."""
         key = spec.name.lower()
         if key in self._entries:
-            other = self._entries[key].provider
+            existing = self._entries[key]
+            if getattr(existing.spec, "fallback", False) != getattr(spec, "fallback", False):
+                if existing.spec.fallback:
+                    self._entries[key] = Registered(spec, provider)
+                return
+            other = existing.provider
             raise PluginError(
                 f"{self.kind} '{spec.name}' is registered by both {other.distribution} "
                 f"{other.version} and {provider.distribution} {provider.version}; uninstall one "

@@ -41,6 +41,41 @@ class ModelContext:
 
 
 @dataclass(frozen=True)
+class InputSize:
+    """What a model needs of its input's height and width (window attention without padding of its
+    own): multiples of ``multiple``, and at least ``minimum`` pixels.
+
+    Training crops are checked against it before anything is written; evaluation pads the input
+    (reflection, then replication) to the next size that fits and crops the output back.
+    """
+
+    multiple: int = 1
+    minimum: int = 1
+
+    def fits(self, size: int) -> bool:
+        """Whether a side of ``size`` pixels is accepted."""
+        return size >= self.minimum and size % self.multiple == 0
+
+    def padded(self, size: int) -> int:
+        """The smallest accepted side of at least ``size`` pixels."""
+        size = max(size, self.minimum)
+        return -(-size // self.multiple) * self.multiple
+
+
+@dataclass(frozen=True)
+class DetectedModel:
+    """A model recognised from a state dict (``ModelSpec.detect``): the scale it was trained for,
+    its ``[model.internal_params]`` (the model's own keys) and its weights in the layout the
+    model's ``build`` gives (converted when the file used another one)."""
+
+    scale: int
+    params: Mapping[str, Any]
+    weights: Mapping[str, Any]
+    note: str = ""
+    """What was recognised, for the one line that reports it (``SwinIR (spandrel), converted from ...``)."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A network architecture a plugin provides.
 
@@ -59,6 +94,16 @@ class ModelSpec:
       one-line reason; the trainer falls back and says so.
     - ``cpu_channels_last``: the model trains faster on the CPU in the channels_last layout
       (measure it: ``benchmarks/channels_last_cpu.py``); it is then the CPU default too.
+    - ``presets``: named published configurations (name -> the model's own keys);
+      ``preset = "<name>"`` in ``internal_params`` fills the keys a config does not give.
+    - ``input_size(params)``: an :class:`InputSize` when the input's sides must be multiples of a
+      window size (or have a minimum); None or ``InputSize()`` when any size works.
+    - ``detect(state_dict)``: a :class:`DetectedModel` when the weights are this model's (in its
+      own or a foreign layout it converts, such as the official EDSR code's), else None; used by
+      ``rumpy eval -me FILE -``, ``rumpy export`` and ``init_from = {file, convert = true}``.
+    - ``fallback``: registered only when no other plugin registers a model of the same name (a
+      library of architectures yields to a plugin dedicated to one of them).
+    - ``paper``: the publication, for the README's model table.
     """
 
     name: str
@@ -74,6 +119,15 @@ class ModelSpec:
     summary: str = ""
     unsupported: Mapping[str, str] = field(default_factory=dict)
     cpu_channels_last: bool = False
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    input_size: Callable[[Any], InputSize] | None = None
+    detect: Callable[[Mapping[str, Any]], DetectedModel | None] | None = None
+    fallback: bool = False
+    paper: str = ""
+
+    def size_rule(self, params: Any) -> InputSize:
+        """What the model needs of its input's sides with these params (any size: ``InputSize()``)."""
+        return self.input_size(params) if self.input_size is not None else InputSize()
 
 
 @dataclass(frozen=True)
@@ -128,7 +182,7 @@ class MetricContext:
 
     scale: int
     device: Any
-    channel: Literal["y", "rgb"] = "y"
+    channel: Literal["y", "y_basicsr", "rgb"] = "y"
     crop_border: int | None = None
     target_dims: Mapping[str, int] = field(default_factory=dict)
 

@@ -28,7 +28,7 @@ def test_train_writes_the_experiment_folder(tiny_config, tmp_path):
 
     written = toml.load(folder / "config.toml")
     assert written["model"]["name"] == "EDSR"
-    assert written["model"]["internal_params"]["res_scale"] == 0.1  # default filled in
+    assert written["model"]["internal_params"]["res_scale"] == 1.0  # default filled in (EDSR baseline: 1.0)
 
     with open(folder / "result_outputs" / "summary.csv") as handle:
         header = next(csv.reader(handle))

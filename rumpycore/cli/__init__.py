@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import UserError
 from .degrade import degrade
 from .eval import evaluate_command
+from .export import export_command
 from .listing import LIST_KIND_COMMANDS, list_components, plugins
 from .pack import pack
 from .train import check, train, train_options
@@ -39,6 +40,7 @@ for _command in LIST_KIND_COMMANDS:
 cli.add_command(plugins)
 cli.add_command(pack)
 cli.add_command(evaluate_command)
+cli.add_command(export_command)
 
 
 def _describe_os_error(exc: OSError) -> str:

@@ -18,8 +18,11 @@ def eval_options(command):
         click.option("--hr_dir", "--hr-dir", help="Folder of matching high-resolution images (for metrics)."),
         click.option("-me", "--model_and_epoch", "--model-and-epoch", nargs=2, multiple=True,
                      metavar="FOLDER EPOCH",
-                     help="Experiment folder and epoch (number, best, last); or 'bicubic -' / 'lanczos -'. "
-                          "Repeatable."),
+                     help="Experiment folder and epoch (number, best, last); 'bicubic -' / 'lanczos -'; or a "
+                          "weights file and '-'. Repeatable."),
+        click.option("--model_file", "--model-file", multiple=True, metavar="FILE",
+                     help="Weights file (.pt, .pth, .safetensors) whose model a plugin recognises, e.g. a community "
+                          "SwinIR checkpoint (repeatable; same as '-me FILE -')."),
         click.option("--model_loc", "--model-loc", help="Folder that relative experiment folders are found in."),
         click.option("--lr_interp_dir", "--lr-interp-dir",
                      help="Folder of LR images upscaled to the HR size (models that take lr_interp)."),
@@ -30,8 +33,11 @@ def eval_options(command):
         click.option("--recursive", is_flag=True, default=None, help="Also take the images in sub-folders."),
         click.option("--scale", type=int, help="Scale of the data (default 4)."),
         click.option("-m", "--metrics", multiple=True, help="Metric to compute (repeatable; default PSNR, SSIM)."),
-        click.option("--metric_channel", "--metric-channel", type=click.Choice(["y", "rgb"], case_sensitive=False),
-                     help="PSNR/SSIM on the Y channel (default) or RGB."),
+        click.option("--metric_channel", "--metric-channel",
+                     type=click.Choice(["y", "y_basicsr", "rgb"], case_sensitive=False),
+                     help="PSNR/SSIM on MATLAB's rounded Y (default), BasicSR's unrounded Y, or RGB."),
+        click.option("--self_ensemble", "--self-ensemble", is_flag=True, default=None,
+                     help="Super-resolve with the x8 flip/transpose self-ensemble ('EDSR+')."),
         click.option("--crop_border", "--crop-border", type=int, help="Border shaved before PSNR/SSIM (default scale)."),
         click.option("--batch_size", "--batch-size", type=int, help="Images per forward pass (default 1)."),
         click.option("--gpu/--no-gpu", default=None, help="Run on a CUDA GPU."),

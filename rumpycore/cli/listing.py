@@ -9,8 +9,11 @@ from typing import Any
 
 import click
 
+from .. import params as P
+from ..errors import ConfigError
 from ..params import ParamInfo, describe
-from ..plugins import Registered, host
+from ..plugins import Registered, host, model_registry
+from ..specs import ModelSpec
 
 KINDS = {"models": "model", "tasks": "task", "losses": "loss", "datasets": "dataset", "metrics": "metric",
          "schedulers": "scheduler", "loggers": "logger", "callbacks": "callback"}
@@ -53,7 +56,8 @@ def component_entry(kind: str, registered: Registered) -> dict[str, Any]:
                              "description": spec.summary}
     if kind == "model":
         entry.update(task=spec.task, scales=list(spec.scales), inputs=list(spec.inputs),
-                     unsupported=dict(spec.unsupported))
+                     unsupported=dict(spec.unsupported),
+                     presets={name: dict(values) for name, values in spec.presets.items()}, paper=spec.paper)
     elif kind == "metric":
         entry.update(task=spec.task, higher_is_better=spec.higher_is_better)
     elif kind == "scheduler":
@@ -126,6 +130,50 @@ def render(kind: str, entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def table_scale(spec: ModelSpec) -> int:
+    """The scale a model is counted at in the model table: x4 when it has it."""
+    return 4 if 4 in spec.scales or not spec.scales else spec.scales[0]
+
+
+def parameter_count(spec: ModelSpec) -> int | None:
+    """Trainable parameters of ``spec`` with its default parameters at :func:`table_scale`, or None
+    when the defaults alone do not build it (required keys, metadata from the data)."""
+    from ..training.networks import build_module, count_parameters
+
+    try:
+        params = P.parse(spec.params, {}, "model.internal_params")
+        if spec.metadata is not None and spec.metadata(params):
+            return None
+    except ConfigError:
+        return None
+    import torch  # imported on use, so that listing without counting starts quickly
+
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            return count_parameters(build_module(spec, params, table_scale(spec)))
+    except (RuntimeError, ConfigError):  # some constructors read values (.item()) while building
+        return count_parameters(build_module(spec, params, table_scale(spec)))
+
+
+def _count_text(count: int | None) -> str:
+    if count is None:
+        return "—"
+    return f"{count / 1e6:.2f}M" if count >= 1e6 else f"{count / 1e3:.0f}K"
+
+
+def markdown_table() -> str:
+    """The README's model table: name, provider, parameters with the defaults, presets and paper."""
+    lines = ["| model | provider | parameters (defaults) | presets | paper |", "|---|---|---|---|---|"]
+    for e in model_registry():
+        scale = table_scale(e.spec)
+        count = parameter_count(e.spec)
+        count = f"{_count_text(count)} at x{scale}" if count is not None else "—"
+        presets = ", ".join(f"`{name}`" for name in e.spec.presets) or ""
+        paper = e.spec.paper or e.spec.summary
+        lines.append(f"| {e.spec.name} | {e.provider.distribution} | {count} | {presets} | {paper} |")
+    return "\n".join(lines)
+
+
 def entries_of(kind: str) -> list[dict[str, Any]]:
     """Every registered component of ``kind``, as JSON entries, sorted by name."""
     return [component_entry(kind, registered) for registered in host().registry(kind)]
@@ -174,7 +222,20 @@ def _list_kind_command(plural: str) -> click.Command:
     return command
 
 
-LIST_KIND_COMMANDS = [_list_kind_command(plural) for plural in KINDS]
+@click.command("list-models")
+@JSON_OPTION
+@click.option("--markdown", is_flag=True, help="Print the README's model table (builds every model to count it).")
+def list_models(as_json: bool, markdown: bool) -> None:
+    """List the installed models with their parameters, defaults and providers (as 'rumpy list
+    models'; --json prints a JSON list, --markdown the README's model table)."""
+    if markdown:
+        host().report_failures()
+        click.echo(markdown_table())
+        return
+    _show(["models"], as_json, one_kind=True)
+
+
+LIST_KIND_COMMANDS = [list_models] + [_list_kind_command(plural) for plural in KINDS if plural != "models"]
 
 
 @click.command()

@@ -29,6 +29,7 @@ from ..plugins import (
 from ..resources import local_files_checked
 from ..safety import folder_name, user_path
 from ..specs import ModelSpec, NetworkRole, TaskSpec
+from ..store.weights import WEIGHT_SUFFIXES
 from .resolved import (
     CallbackChoice,
     DataSet,
@@ -93,6 +94,8 @@ def validate(raw: dict, path: Path) -> RunConfig:
                           "use eval_frequency (in epochs)")
     if training.target_epoch is None:
         raise ConfigError("training.num_epochs: missing required key (how many epochs, or num_iterations, to train)")
+    if training.self_ensemble and task.spec.output != "image":
+        raise ConfigError(f"training.self_ensemble: the {task.spec.name} task does not output images; remove it")
     if training.compile or training.compile_backend != "inductor":
         _check_compile_backend(training.compile_backend)
 
@@ -127,6 +130,7 @@ def validate(raw: dict, path: Path) -> RunConfig:
         loggers=_loggers(training, task.spec),
         callbacks=_callbacks(training),
     )
+    _check_crops(config)
     if task.spec.metadata == "targets" and not config.model_metadata:
         raise ConfigError(f"model.internal_params: {primary_model.spec.name} is a {task.spec.name} model but names "
                           f"no targets; give the metadata columns it should predict")
@@ -209,8 +213,12 @@ def _network(role: NetworkRole, where: str, table: Mapping, model: Registered[Mo
         scheduler_params = P.parse(scheduler.spec.params, general.scheduler_params, f"{here}.scheduler_params")
     elif general.scheduler_params:
         raise ConfigError(f"{here}.scheduler_params: given without a scheduler; set scheduler")
+    init_from = _init_from(general.init_from, here, base)
+    if init_from is not None and init_from.convert and model.spec.detect is None:
+        raise ConfigError(f"{here}.init_from.convert: {model.spec.name} converts no other weight layouts; "
+                          f"remove convert (map renames key prefixes)")
     return NetworkConfig(role.name, where, model, params, general, optimizer, scheduler, scheduler_params,
-                         _losses(general, role, here), _init_from(general.init_from, here, base))
+                         _losses(general, role, here), init_from)
 
 
 def _split_internal_params(raw: dict, spec: ModelSpec, where: str) -> tuple[NetworkParams, Any]:
@@ -223,7 +231,25 @@ def _split_internal_params(raw: dict, spec: ModelSpec, where: str) -> tuple[Netw
             raise ConfigError(P.unknown_key_message(where, key, known))
     core_raw = {k: v for k, v in raw.items() if k.lower() in core_names}
     own_raw = {k: v for k, v in raw.items() if k.lower() not in core_names}
-    return P.parse(NetworkParams, core_raw, where), P.parse(spec.params, own_raw, where)
+    general = P.parse(NetworkParams, core_raw, where)
+    if general.preset is not None:
+        own_raw = _with_preset(spec, general.preset, own_raw, own, where)
+    return general, P.parse(spec.params, own_raw, where)
+
+
+def _with_preset(spec: ModelSpec, preset: str, given: dict, own: list[P.ParamInfo], where: str) -> dict:
+    """The model's own keys: the preset's, then those the config gives (which win)."""
+    presets = {name.lower(): name for name in spec.presets}
+    if preset.lower() not in presets:
+        known = sorted(spec.presets)
+        suggestion = P.closest(preset, known)
+        hint = f"did you mean {suggestion}? " if suggestion else ""
+        raise ConfigError(f"{where}.preset: {spec.name} has no preset '{preset}'; {hint}"
+                          f"known: {', '.join(known) if known else 'none'}")
+    spelling = {n.lower(): i.name for i in own for n in (i.name, *i.aliases)}
+    given_names = {spelling[k.lower()] for k in given}
+    values = {k: v for k, v in spec.presets[presets[preset.lower()]].items() if k not in given_names}
+    return {**values, **given}
 
 
 def _losses(general: NetworkParams, role: NetworkRole, where: str) -> list[LossChoice]:
@@ -264,7 +290,7 @@ def _init_from(raw: dict | None, where: str, base: Path) -> InitFrom | None:
         path = resolve_path(base, init.file, f"{here}.file")
         if local_files_checked() and not path.is_file():
             raise ConfigError(f"{here}.file: {path} does not exist; check the path")
-        if path.suffix.lower() not in (".pt", ".pth", ".safetensors"):
+        if path.suffix.lower() not in WEIGHT_SUFFIXES:
             raise ConfigError(f"{here}.file: {path.name} is not a .pt, .pth or .safetensors file")
         init.file = str(path)
     else:
@@ -279,6 +305,19 @@ def _init_from(raw: dict | None, where: str, base: Path) -> InitFrom | None:
 
 
 # ---------------------------------------------------------------------------- data, metrics, loggers, callbacks
+
+
+def _check_crops(config: RunConfig) -> None:
+    """Training crops must suit the model's input size rule (``ModelSpec.input_size``): a window
+    attention model cannot train on patches whose sides are not multiples of its window."""
+    model = config.model.spec
+    rule = model.size_rule(config.model_params)
+    for data_set in config.training_sets:
+        crop = getattr(data_set.params, "crop", None)
+        if crop and not rule.fits(crop):
+            raise ConfigError(
+                f"{data_set.where}.crop: {crop} does not suit {model.name}, whose input sides must be multiples of "
+                f"{rule.multiple} and at least {rule.minimum} pixels with these parameters; use {rule.padded(crop)}")
 
 
 def _data_sets(tables: dict, where: str) -> list[DataSet]:

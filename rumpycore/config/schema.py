@@ -35,8 +35,12 @@ class TrainingConfig:
         None, help="metrics computed on the eval sets (default: PSNR, SSIM for SISR; MAE, RMSE, R2 for regression)"
     )
     metric_params: dict = option({}, help="per-metric settings: [training.metric_params.<METRIC>]")
-    metric_channel: Literal["y", "rgb"] = option(
-        "y", help="PSNR/SSIM on the BT.601 Y channel (as SR papers) or on RGB"
+    metric_channel: Literal["y", "y_basicsr", "rgb"] = option(
+        "y", help="PSNR/SSIM on MATLAB's rounded BT.601 Y channel (as SR papers), BasicSR's unrounded Y "
+                  "('y_basicsr'), or on RGB"
+    )
+    self_ensemble: bool = option(
+        False, help="evaluate with the x8 geometric self-ensemble (flips and transpositions; 'EDSR+')"
     )
     crop_border: int | None = option(None, min=0, help="pixels shaved off each border before PSNR/SSIM (default: scale)")
     eval_frequency: int = option(1, min=1, help="evaluate every this many epochs (and always on the last)")
@@ -139,7 +143,10 @@ class NetworkParams:
     )
     losses: dict = option({}, help="weighted losses: [...internal_params.losses.<LOSS>] weight = ..., settings")
     init_from: dict | None = option(
-        None, help="start from trained weights: {experiment, epoch, network} or {file, key, strict, map}"
+        None, help="start from trained weights: {experiment, epoch, network} or {file, key, strict, map, convert}"
+    )
+    preset: str | None = option(
+        None, help="a named configuration of the model (listed by rumpy list-models --json); keys given beside it win"
     )
 
 
@@ -161,6 +168,10 @@ class InitFrom:
     key: str | None = option(None, help="the entry of the file holding the state dict (e.g. params_ema)")
     strict: bool = option(True, help="refuse missing or unexpected keys (false: report them and go on)")
     map: dict = option({}, help="key prefix renames applied first, old -> new (e.g. {\"module.\" = \"\"})")
+    convert: bool = option(
+        False, help="the file is in a layout the model's plugin recognises and converts (the official EDSR and RCAN "
+                    "code's: 0-255 range, other key names)"
+    )
 
 
 @dataclass(kw_only=True)

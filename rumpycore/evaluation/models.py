@@ -1,4 +1,5 @@
-"""What ``rumpy eval`` runs: baselines, and trained models rebuilt from their experiment folders.
+"""What ``rumpy eval`` runs: baselines, trained models rebuilt from their experiment folders, and
+models recognised from weights files (:mod:`rumpycore.recognise`).
 
 A trained run is rebuilt exactly as training built it: the experiment's ``config.toml`` is
 validated against the installed plugins, every network is constructed by the same
@@ -11,6 +12,8 @@ statistics stored in its checkpoint, never recomputed.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +24,12 @@ import torch
 from .. import config as cfg
 from ..data.metadata import MetadataScaling
 from ..errors import UserError
+from ..recognise import load_file_model
 from ..store import checkpoints, experiment_root, resolve_epoch
 from ..tasks.base import Task, TaskContext
 from ..training.networks import inference_networks
 from .baselines import Bicubic, Lanczos
+from .ensemble import self_ensemble
 from .options import LoadedOptions, ModelEntry
 from .tiling import tiled_forward
 
@@ -124,11 +129,33 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
             batch = {**batch, "metadata": scaling.normalise(values)}
         return trained.task.predict(batch)
 
-    def run(batch: Mapping[str, Any]) -> torch.Tensor:
-        return tiled_forward(forward, batch, options.scale, options.tile, options.tile_overlap)
+    return Predictor(_label(folder.name, options), _runner(forward, options), trained.epoch, str(folder),
+                     dict(scaling.dims) if scaling else {}, tuple(config.model.spec.inputs))
 
-    return Predictor(folder.name, run, trained.epoch, str(folder), dict(scaling.dims) if scaling else {},
-                     tuple(config.model.spec.inputs))
+
+def _label(name: str, options: Any) -> str:
+    """A model's report label: ``+`` appended with the self-ensemble, as papers write "EDSR+"."""
+    return f"{name}+" if options.self_ensemble else name
+
+
+def _runner(forward: Callable[[Mapping[str, Any]], torch.Tensor], options: Any) -> Callable[[Mapping[str, Any]],
+                                                                                            torch.Tensor]:
+    """``forward`` run tile by tile (``tile``), each tile through the self-ensemble when asked."""
+    step = functools.partial(self_ensemble, forward) if options.self_ensemble else forward
+    return lambda batch: tiled_forward(step, batch, options.scale, options.tile, options.tile_overlap)
+
+
+def file_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.device) -> Predictor:
+    """A model recognised from a weights file (``[file, "-"]``) by an installed plugin."""
+    options = loaded.options
+    path = loaded.model_folder(entry)
+    found = load_file_model(path, entry.where, device)
+    if found.scale != options.scale:
+        raise UserError(f"{entry.where}: {path.name} holds a x{found.scale} {found.model.spec.name}, but the data is "
+                        f"x{options.scale}; set scale = {found.scale} with matching LR images")
+    print(f"rumpy eval: {path.name}: {found.note}", file=sys.stderr)
+    return Predictor(_label(path.stem, options), _runner(lambda batch: found.module(batch["lr"]), options),
+                     source=str(path))
 
 
 def build_predictors(loaded: LoadedOptions, device: torch.device,
@@ -151,7 +178,8 @@ def build_predictors(loaded: LoadedOptions, device: torch.device,
                 predictors.append(baseline(entry.baseline, loaded.options.scale))
                 wanted.add(entry.baseline)
             continue
-        predictor = experiment_model(entry, loaded, device)
+        make = file_model if entry.weights_file else experiment_model
+        predictor = make(entry, loaded, device)
         same = next((e for e, p in kept.items() if (p.source, p.epoch) == (predictor.source, predictor.epoch)), None)
         if same is not None:
             note(f"note: {entry.name} {entry.epoch} is epoch {predictor.epoch}, as is {same.name} {same.epoch}; "

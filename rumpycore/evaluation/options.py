@@ -16,6 +16,7 @@ from ..config import read_toml
 from ..errors import ConfigError
 from ..params import option
 from ..safety import expand_user, user_path
+from ..store.weights import WEIGHT_SUFFIXES
 from .baselines import BASELINES
 
 WHERE = "eval"
@@ -35,7 +36,11 @@ class EvalOptions:
     )
     model_and_epoch: list[Any] = option(
         [], help='[experiment folder, epoch] pairs; epoch is a number, "best" or "last" (as strings in TOML); '
-                 'a baseline is ["bicubic", "-"] or ["lanczos", "-"]'
+                 'a baseline is ["bicubic", "-"] or ["lanczos", "-"]; a weights file is ["model.pth", "-"]'
+    )
+    model_file: list[str] = option(
+        [], help="weights files (.pt, .pth, .safetensors) whose model an installed plugin recognises (spandrel's "
+                 "architectures, official EDSR/RCAN weights); the same as [file, \"-\"] in model_and_epoch"
     )
     model_loc: str | None = option(None, help="folder that relative experiment folders are looked up in")
     metadata_file: str | None = option(
@@ -51,7 +56,10 @@ class EvalOptions:
     scale: int = option(4, min=1, max=64, help="super-resolution scale of the data (every model must match it)")
     metrics: list[str] | None = option(None, help="metrics to compute (default: PSNR and SSIM when hr_dir is given)")
     metric_params: dict = option({}, help="per-metric settings: [metric_params.<METRIC>]")
-    metric_channel: Literal["y", "rgb"] = option("y", help="PSNR/SSIM on the BT.601 Y channel (as SR papers) or RGB")
+    metric_channel: Literal["y", "y_basicsr", "rgb"] = option(
+        "y", help="PSNR/SSIM on MATLAB's rounded BT.601 Y channel (as SR papers), BasicSR's unrounded Y ('y_basicsr'), "
+                  "or RGB")
+    self_ensemble: bool = option(False, help="super-resolve with the x8 geometric self-ensemble ('EDSR+')")
     crop_border: int | None = option(None, min=0, help="pixels shaved off each border before PSNR/SSIM (default: scale)")
     batch_size: int = option(1, min=1, max=65536, help="images per forward pass (only equal sizes share a batch)")
     gpu: bool = option(False, help="run on a CUDA GPU")
@@ -77,11 +85,16 @@ class EvalOptions:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One ``model_and_epoch`` item: a baseline name, or an experiment folder and epoch."""
+    """One ``model_and_epoch`` item: a baseline name, an experiment folder and epoch, or a weights file."""
 
     where: str
     name: str
     epoch: int | Literal["best", "last"] | None = None
+
+    @property
+    def weights_file(self) -> bool:
+        """Whether the entry names a weights file (no epoch, a weights suffix)."""
+        return self.epoch is None and not self.baseline and Path(self.name).suffix.lower() in WEIGHT_SUFFIXES
 
     @property
     def baseline(self) -> str | None:
@@ -121,6 +134,7 @@ class LoadedOptions:
             [e.name if e.baseline else str(self.model_folder(e)), "-" if e.epoch is None else str(e.epoch)]
             for e in self.models
         ]
+        table.pop("model_file", None)  # listed in model_and_epoch above
         predictor = self.metadata_predictor
         if predictor is not None:
             table["metadata_from"] = [str(self.model_folder(predictor)), str(predictor.epoch)]
@@ -154,7 +168,7 @@ def parse_predictor(raw: list[str] | None) -> ModelEntry | None:
 
 
 def parse_models(raw: list[Any]) -> list[ModelEntry]:
-    """Check every ``model_and_epoch`` item: ``[folder, epoch]`` or a baseline."""
+    """Check every ``model_and_epoch`` item: ``[folder, epoch]``, a baseline or ``[weights file, "-"]``."""
     entries = []
     for i, item in enumerate(raw):
         where = f"{WHERE}.model_and_epoch[{i}]"
@@ -167,6 +181,9 @@ def parse_models(raw: list[Any]) -> list[ModelEntry]:
             if epoch is not None and str(epoch).strip() not in NO_EPOCH:
                 raise ConfigError(f"{where}: {name} is a baseline without epochs; write [\"{name}\", \"-\"]")
             entries.append(ModelEntry(where, name.lower()))
+            continue
+        if Path(name).suffix.lower() in WEIGHT_SUFFIXES and (epoch is None or str(epoch).strip() in NO_EPOCH):
+            entries.append(ModelEntry(where, name))
             continue
         if epoch is None:
             raise ConfigError(f"{where}: {name} needs an epoch: a number, 'best' or 'last'")
@@ -185,7 +202,7 @@ def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions
             continue
         if key in PATH_KEYS:
             value = str(user_path(value, cwd, f"{WHERE}.{key}").resolve())
-        if key == "model_and_epoch":
+        if key in ("model_and_epoch", "model_file"):
             model_base = cwd
         if isinstance(value, tuple):  # repeatable flags and pairs
             value = [list(v) if isinstance(v, tuple) else v for v in value]
@@ -199,5 +216,10 @@ def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions
     if options.metadata_file is not None and options.metadata_from is not None:
         raise ConfigError(f"{WHERE}.metadata_from: given together with metadata_file; the metadata comes from "
                           f"one of them, keep one")
-    return LoadedOptions(options, parse_models(options.model_and_epoch), base_dir, model_base,
-                         parse_predictor(options.metadata_from))
+    entries = parse_models(options.model_and_epoch)
+    for i, name in enumerate(options.model_file):
+        where = f"{WHERE}.model_file[{i}]"
+        if Path(name).suffix.lower() not in WEIGHT_SUFFIXES:
+            raise ConfigError(f"{where}: {name} is not a .pt, .pth or .safetensors file")
+        entries.append(ModelEntry(where, name))
+    return LoadedOptions(options, entries, base_dir, model_base, parse_predictor(options.metadata_from))

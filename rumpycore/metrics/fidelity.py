@@ -11,6 +11,9 @@ EDSR, RCAN, ...), reproduced here operation for operation:
   half away from zero; doing the same reproduces its result exactly, ties included);
 - an image stored as grayscale is compared on its own gray values: the target's gray
   level, and the prediction reduced with MATLAB's ``rgb2gray`` weights (rounded);
+- ``channel = "y_basicsr"`` instead follows BasicSR (``bgr2ycbcr(y_only=True)`` on 8-bit
+  values): the same Y weights, not rounded, and grayscale images treated as the colour
+  images BasicSR reads them as, so numbers compare with BasicSR-based papers;
 - ``crop_border`` pixels (default: the scale) are removed from every side first;
 - PSNR is ``10 log10(255^2 / MSE)`` (infinite for identical images);
 - SSIM is Wang et al.'s original ``ssim_index.m``: an 11x11 Gaussian window (sigma 1.5),
@@ -57,9 +60,13 @@ def _weighted(image: torch.Tensor, weights: tuple[float, float, float], offset: 
 
 
 def comparison_planes(image8: torch.Tensor, gray: torch.Tensor, channel: str, is_target: bool) -> torch.Tensor:
-    """The planes a metric compares: MATLAB Y (or RGB), and gray levels for gray images."""
+    """The planes a metric compares: MATLAB Y (or RGB), and gray levels for gray images; with
+    ``y_basicsr``, BasicSR's Y (the same weights, not rounded, gray images like colour ones)."""
     if channel == "rgb":
         return image8
+    if channel == "y_basicsr":
+        r, g, b = image8[:, 0:1], image8[:, 1:2], image8[:, 2:3]
+        return (65.481 * r + 128.553 * g + 24.966 * b) / 255.0 + 16.0
     luma = _weighted(image8, _Y_WEIGHTS, 16.0)
     if not bool(gray.any()):
         return luma

@@ -20,10 +20,10 @@ from .layout import (
     saved_epochs,
 )
 from .planning import Claim, ExperimentPlan, branch_base, plan
-from .weights import experiment_weights, read_weights_file, renamed
+from .weights import WEIGHT_SUFFIXES, experiment_weights, read_weights_file, renamed
 
 __all__ = [
     "BEST_LINK", "MODELS", "RESULTS", "SUMMARY", "Claim", "ExperimentPlan", "best_epoch_of", "branch_base",
     "checkpoint_name", "checkpoints", "experiment_root", "experiment_weights", "find_checkpoint", "interrupted_name",
-    "layout", "plan", "point_best", "read_weights_file", "renamed", "resolve_epoch", "saved_epochs",
+    "layout", "plan", "WEIGHT_SUFFIXES", "point_best", "read_weights_file", "renamed", "resolve_epoch", "saved_epochs",
 ]

@@ -20,6 +20,9 @@ from ..errors import UserError
 from . import checkpoints
 from .layout import experiment_root, resolve_epoch
 
+WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
+"""Suffixes of the weights files rumpy reads."""
+
 
 def read_weights_file(path: Path, key: str | None, where: str) -> dict[str, torch.Tensor]:
     """The state dict a weights file holds (``key`` selects an entry of it, such as BasicSR's

@@ -97,10 +97,11 @@ class TaskContext:
     ``networks`` holds a :class:`rumpycore.Network` per role; in ``rumpy eval`` (``training``
     false) they have no optimizers. ``metadata`` describes the metadata of the ``[model]``
     model (names, value counts, normalisation), ``inputs`` its extra image inputs
-    (``("lr_interp",)``). ``gather`` concatenates per-image values (a tensor, or a list such as
-    image names) from every process, so an evaluation counts each image once. ``degrade`` makes a
-    training batch's LR images on the device from its HR images and seeds when the training set
-    leaves that to the device (``[data.online_pipeline] on_device``; see
+    (``("lr_interp",)``). ``self_ensemble`` asks evaluation for the x8 self-ensemble.
+    ``gather`` concatenates per-image values (a tensor, or a list such as image names) from every
+    process, so an evaluation counts each image once. ``degrade`` makes a training batch's LR
+    images on the device from its HR images and seeds when the training set leaves that to the
+    device (``[data.online_pipeline] on_device``; see
     :class:`rumpycore.degrade.device.BatchDegradation`).
     """
 
@@ -114,6 +115,8 @@ class TaskContext:
     gather: Callable[[Any], Any] = lambda values: values
     training: bool = True
     degrade: Callable[[torch.Tensor, list[int]], tuple[torch.Tensor, Any]] | None = None
+    self_ensemble: bool = False
+    """Evaluate with the x8 geometric self-ensemble (:meth:`Task.predict_for_metrics`)."""
 
 
 class Task:
@@ -163,6 +166,15 @@ class Task:
         """A baseline the run should beat, measured once on the eval sets as ``evaluate`` measures
         (its name and summary statistics under the same ``val-*`` columns), or None."""
         return None
+
+    def predict_for_metrics(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """:meth:`predict`, or the mean over its eight flipped and transposed inputs when the run
+        asks for the self-ensemble (``[training] self_ensemble``); what evaluation should measure."""
+        if self.ctx.self_ensemble:
+            from ..evaluation.ensemble import self_ensemble
+
+            return self_ensemble(self.predict, batch)
+        return self.predict(batch)
 
     def state_dict(self) -> dict[str, Any]:
         """State of the task beyond its networks (stored in every checkpoint)."""

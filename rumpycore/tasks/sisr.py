@@ -90,7 +90,7 @@ class SISRTask(Task):
         metrics are not disturbed by bf16/fp16 rounding of the outputs.
         """
         samples: list[Sample] = []
-        stats = self._measure(loaders, metrics, self.predict, samples)
+        stats = self._measure(loaders, metrics, self.predict_for_metrics, samples)
         return EvalResult(stats, samples)
 
     def reference(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> tuple[str, dict[str, float]]:

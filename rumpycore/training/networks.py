@@ -14,7 +14,8 @@ import torch
 from ..config import NetworkConfig, RunConfig
 from ..errors import ConfigError
 from ..losses import LossSet, loss_set
-from ..specs import ModelContext, SchedulerContext
+from ..sizing import fit_inputs
+from ..specs import InputSize, ModelContext, ModelSpec, SchedulerContext
 from ..store import checkpoints, experiment_weights, read_weights_file, renamed
 from .speed import SpeedSettings, optimizer_kwargs
 from .steps import EagerStep, GraphStep, LossOf
@@ -77,19 +78,30 @@ class Network:
 
 
 def build_model(network: NetworkConfig, scale: int, metadata_dims: Mapping[str, int]) -> torch.nn.Module:
-    """The network's model, built by its plugin; a model too large for memory is one line."""
+    """The network's model, built by its plugin (see :func:`build_module`)."""
+    return build_module(network.model.spec, network.params, scale, metadata_dims, f"{network.where}.internal_params")
+
+
+def build_module(spec: ModelSpec, params: Any, scale: int, metadata_dims: Mapping[str, int] = {},
+                 where: str = "model.internal_params") -> torch.nn.Module:
+    """``spec``'s model with ``params`` for ``scale``; a model too large for memory is one line naming
+    ``where``. A model that needs particular input sizes (``ModelSpec.input_size``) pads other inputs
+    and crops its output back (:mod:`rumpycore.sizing`)."""
     ctx = ModelContext(scale=scale, metadata_dims=dict(metadata_dims))
-    name = network.model.spec.name
     try:
-        return network.model.spec.build(network.params, ctx)
+        module = spec.build(params, ctx)
     except (MemoryError, torch.OutOfMemoryError) as exc:
-        raise ConfigError(f"{network.where}.internal_params: {name} with these parameters needs more memory than is "
-                          f"available ({type(exc).__name__}); make it smaller") from None
+        raise ConfigError(f"{where}: {spec.name} with these parameters needs more memory than is available "
+                          f"({type(exc).__name__}); make it smaller") from None
     except RuntimeError as exc:
         if "alloc" not in str(exc).lower():
             raise
-        raise ConfigError(f"{network.where}.internal_params: {name} with these parameters needs more memory than is "
-                          f"available (could not allocate its weights); make it smaller") from None
+        raise ConfigError(f"{where}: {spec.name} with these parameters needs more memory than is available (could "
+                          f"not allocate its weights); make it smaller") from None
+    rule = spec.size_rule(params)
+    if rule != InputSize():
+        fit_inputs(module, rule, scale)
+    return module
 
 
 def initialise(network: NetworkConfig, module: torch.nn.Module) -> None:
@@ -101,12 +113,25 @@ def initialise(network: NetworkConfig, module: torch.nn.Module) -> None:
     else:
         weights, source = experiment_weights(Path(init.experiment), init.epoch, init.network or network.role, where)
     weights = renamed(weights, init.map)
+    if init.convert:
+        weights = _converted(network, weights, source, where)
     missing, unexpected = checkpoints.load_weights(
         module, weights, source, f"check {where} (key, map) or set strict = false", strict=init.strict)
     notes = "".join(f"; {label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
                     for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
     print(f"rumpy: {network.where} initialised from {source}: {len(weights) - len(unexpected)} tensors{notes}",
           file=sys.stderr)
+
+
+def _converted(network: NetworkConfig, weights: dict[str, torch.Tensor], file: str,
+               where: str) -> dict[str, torch.Tensor]:
+    """``weights`` converted into the model's own layout by its plugin (``ModelSpec.detect``)."""
+    spec = network.model.spec
+    detected = spec.detect(weights) if spec.detect is not None else None
+    if detected is None:
+        raise ConfigError(f"{where}.convert: {spec.name} does not recognise {file} as weights of its own or of a "
+                          f"layout it converts; remove convert, or check the file")
+    return dict(detected.weights)
 
 
 def build_optimizer(network: NetworkConfig, module: torch.nn.Module, speed: SpeedSettings,

@@ -146,7 +146,8 @@ def assemble(config: RunConfig, device: torch.device, ddp: Distributed) -> Run:
     task = config.task.spec.build(config.task_params, TaskContext(
         networks=networks, device=device, scale=config.scale, memory_format=speed.memory_format, metadata=scaling,
         inputs=tuple(config.model.spec.inputs), num_samples=config.training.num_samples, gather=ddp.gather,
-        degrade=device_degradation(config.data.online_pipeline, config.scale)))
+        degrade=device_degradation(config.data.online_pipeline, config.scale),
+        self_ensemble=config.training.self_ensemble))
     metrics = build_metrics(config, device, data.metadata_dims)
     if config.task.spec.needs_hr:
         check_eval_sizes(metrics, data, config.scale)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+
 import rumpycore
 from rumpycore import ConfigError, option
+from rumpycore.layers import from_255_range, upsampler_scale
 from rumpycore.meta_attention import GroupedMetaAttentionParams, consumed_metadata, meta_layers
 
 from .network import RCAN
 
 __version__ = "0.1.0"
+
+# The official code's channel attention (``conv_du``: conv, ReLU, conv, sigmoid) is this
+# plugin's ``gate`` (pool, conv, ReLU, conv, sigmoid).
+_OFFICIAL_GATE = {".conv_du.0.": ".gate.1.", ".conv_du.2.": ".gate.3."}
+_GATE_IN = re.compile(r"\.gate\.1\.")
+_GATE = re.compile(r"\.gate\.[13]\.")
 
 
 @dataclass
@@ -53,6 +64,42 @@ def build_q(params: QRCANParams, ctx: rumpycore.ModelContext) -> RCAN:
                 params.res_scale, meta_layers(params, ctx, units=params.n_resgroups, channels=params.n_feats))
 
 
+def _renamed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, tensor in state.items():
+        for old, new in _OFFICIAL_GATE.items():
+            key = key.replace(old, new)
+        out[key] = tensor
+    return out
+
+
+def detect(state: Mapping[str, torch.Tensor]) -> rumpycore.DetectedModel | None:
+    """RCAN weights in rumpy's layout or in the official code's (RCAN / EDSR-PyTorch: 0-255 range,
+    ``head.0``, mean shifts as convolutions, ``conv_du``), converted to rumpy's. In the converted
+    weights the attention's first convolution sees features 255 times smaller, so its weight is
+    multiplied by 255 and the attention keeps its biases."""
+    official = "head.0.weight" in state and "sub_mean.weight" in state
+    if official:
+        state = _renamed(state)
+    head = state.get("head.0.weight" if official else "head.weight")
+    squeeze = state.get("body.0.body.0.body.3.gate.1.weight")
+    if head is None or squeeze is None or "tail.1.weight" not in state:
+        return None
+    features = head.shape[0]
+    groups = len({key.split(".")[1] for key in state if re.match(r"body\.\d+\.body\.0\.body\.0\.weight$", key)})
+    blocks = sum(1 for key in state if re.match(r"body\.0\.body\.\d+\.body\.0\.weight$", key))
+    scale = upsampler_scale(state, "tail.0", features)
+    if scale is None:
+        return None
+    weights = (from_255_range(state, gain_weights=lambda key: bool(_GATE_IN.search(key)),
+                              keep_bias=lambda key: bool(_GATE.search(key))) if official else dict(state))
+    layout = "the official RCAN code's layout, converted" if official else "rumpy's layout"
+    params = {"n_resgroups": groups, "n_resblocks": blocks, "n_feats": features,
+              "reduction": features // squeeze.shape[0]}
+    return rumpycore.DetectedModel(scale, params, weights,
+                                   note=f"RCAN x{scale}, {groups} groups of {blocks} blocks ({layout})")
+
+
 @rumpycore.hookimpl
 def register_models(register):
     register(rumpycore.ModelSpec(
@@ -63,6 +110,9 @@ def register_models(register):
         scales=(2, 3, 4, 8),
         cpu_channels_last=True,  # measured: a CPU training step is 20-25% faster (benchmarks/README.md)
         summary="Residual channel attention network (Zhang et al., ECCV 2018)",
+        presets={"paper": {"n_resgroups": 10, "n_resblocks": 20, "n_feats": 64, "reduction": 16, "res_scale": 1.0}},
+        detect=detect,
+        paper="Zhang et al., Image Super-Resolution Using Very Deep Residual Channel Attention Networks, ECCV 2018",
     ))
     register(rumpycore.ModelSpec(
         name="QRCAN",
