@@ -248,7 +248,12 @@ class Trainer:
     def _reference(self) -> tuple[str | None, dict[str, float]]:
         """The task's baseline on the eval sets, measured once per start (it does not train)."""
         run = self.run
-        measured = run.task.reference(run.loaders.evals, run.metrics)
+        # measured at every start, resumed ones included, so it must leave the random generators as
+        # they were (a loader draws its workers' seed from them): a resumed run continues their
+        # sequence exactly where the interrupted one stopped
+        devices = [run.device.index or 0] if run.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            measured = run.task.reference(run.loaders.evals, run.metrics)
         return measured if measured is not None else (None, {})
 
     def _run_epoch(self, epoch: int, target: int) -> None:
