@@ -75,7 +75,7 @@ def test_samples_compare_lr_bicubic_sr_and_hr_with_their_scores(tiny_config, tmp
 
 
 def test_plots_show_units_whole_epochs_the_best_epoch_the_rate_and_the_reference():
-    history = [{"epoch": e, "train-loss": 1 / e, "learning-rate": 1e-3 / e, "val-loss": 1 / e,
+    history = [{"epoch": e, "iteration": 10 * e, "train-loss": 1 / e, "learning-rate": 1e-3 / e, "val-loss": 1 / e,
                 "val-PSNR": 20 + e, "val-SSIM": 0.5} for e in (1, 2, 3)]
     assert [name for name, _ in plot_groups(history, ["PSNR", "SSIM"])] == ["loss", "PSNR", "SSIM", "learning rate"]
     fig = draw(history, ["PSNR", "SSIM"], "edsr_demo", {"val-PSNR": 21.5}, "bicubic", 3, "val-PSNR")
@@ -86,6 +86,9 @@ def test_plots_show_units_whole_epochs_the_best_epoch_the_rate_and_the_reference
     assert "val-PSNR, bicubic" in labels and "best: epoch 3" in labels
     ticks = [t for t in rate.get_xticks() if 1 <= t <= 3]
     assert all(float(t).is_integer() for t in ticks)
+    alone = draw(history[:1], ["PSNR", "SSIM"]).axes[-1]  # a single epoch: still whole-number ticks
+    shown = [t for t in alone.get_xticks() if alone.get_xlim()[0] <= t <= alone.get_xlim()[1]]
+    assert shown and all(float(t).is_integer() for t in shown)
 
 
 def test_the_step_loss_record_is_exact_and_survives_a_resume(tiny_config, tmp_path, capsys):

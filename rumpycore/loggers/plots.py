@@ -32,7 +32,8 @@ def plot_groups(history: Sequence[Mapping[str, float]], metrics: Sequence[str] =
     known = {name.lower(): name for name in metrics}
     groups: dict[str, list[str]] = {}
     for column in columns:
-        if column == "epoch" or column.endswith("-time") or column in losses or column in rates:
+        # the epoch is the x axis and the iteration counts steps: neither is a measurement to plot
+        if column in ("epoch", "iteration") or column.endswith("-time") or column in losses or column in rates:
             continue
         parts = column.split("-")
         named = [known[p.lower()] for p in parts[1:] if p.lower() in known]
@@ -78,7 +79,10 @@ def draw(history: Sequence[Mapping[str, float]], metrics: Sequence[str] = (), ti
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
     axes[-1, 0].set_xlabel("epoch")
-    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    epochs = [row["epoch"] for row in history]
+    if epochs:  # a little room either side, and never a fractional tick, even for a single epoch
+        axes[-1, 0].set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
