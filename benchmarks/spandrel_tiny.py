@@ -79,7 +79,7 @@ def main() -> None:
     out = json.loads(rumpy("eval", "--lr_dir", data / "Set5" / "LR_bicubic" / "X4", "--hr_dir", data / "Set5" / "HR",
                            *entries, "--out_loc", args.work, "--results_name", "set5", "--overwrite",
                            "--no_image_comparison", "--json"))
-    print(f"| model | iterations | Set5 x4 PSNR | SSIM |\n|---|---|---|---|")
+    print("| model | iterations | Set5 x4 PSNR | SSIM |\n|---|---|---|---|")
     for row in out["summary"]:
         iterations = "-" if row["epoch"] is None else row["epoch"] * args.steps
         print(f"| {row['model']} | {iterations} | {row['PSNR']:.2f} | {row['SSIM']:.4f} |")

@@ -233,7 +233,7 @@ def _split_internal_params(raw: dict, spec: ModelSpec, where: str) -> tuple[Netw
     own_raw = {k: v for k, v in raw.items() if k.lower() not in core_names}
     general = P.parse(NetworkParams, core_raw, where)
     if general.preset is not None:
-        own_raw = _with_preset(spec, general.preset, own_raw, own, where)
+        own_raw = _with_preset(spec, general.preset, own_raw, P.describe(spec.params), where)
     return general, P.parse(spec.params, own_raw, where)
 
 
