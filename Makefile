@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA := demo_data
 DEMO_CONFIG := examples/configs/demo.toml
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-slow clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,13 @@ demo: setup
 	$(BIN)/rumpy train --parameters $(DEMO_CONFIG) --overwrite_data
 	@echo "demo results: results/demo/edsr_demo (summary: results/demo/edsr_demo/result_outputs/summary.csv)"
 
+# the default suite; the slow end-to-end cases (signals, kills, two-process runs, the original
+# toolbox's configs, the demo) run with test-slow, and CI runs both
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) results

@@ -273,6 +273,7 @@ def test_aim_failing_to_start_does_not_stop_training(tiny_config, tmp_path, caps
     assert (tmp_path / "runs" / "tiny" / "saved_models" / "train_model_1.pt").is_file()
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tiny_config, tmp_path, capsys):
     single = tiny_config(experiment="single", training={"num_epochs": 2})
     train(capsys, single, tmp_path / "single.toml")
@@ -307,6 +308,7 @@ def uninterrupted(sr_data, tmp_path_factory):
     return folder / "runs" / "reference"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_a_resumable_state(uninterrupted, tiny_config, tmp_path, signum, code):
     path = write_config(long_epochs(tiny_config(experiment="stopped")), tmp_path / "stopped.toml")

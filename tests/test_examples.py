@@ -54,6 +54,7 @@ def test_rcan_div2k_flickr2k_example_resolves_as_the_paper_trains(tmp_path, caps
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_the_demo_prepares_its_photographs_and_trains(tmp_path):
     """`make demo` in miniature: the same data script and config, one short epoch, no Aim."""
     configs = tmp_path / "examples" / "configs"

@@ -455,6 +455,7 @@ def _wait_for_training(folder: Path, process: subprocess.Popen) -> None:
     time.sleep(1.0)  # into the first epoch, loader workers running
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,code,name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
 def test_a_stop_sent_to_the_process_group_saves_a_resumable_state(signum, code, name, tiny_config, tmp_path):
     path = _long_config(tiny_config, tmp_path)
@@ -470,6 +471,7 @@ def test_a_stop_sent_to_the_process_group_saves_a_resumable_state(signum, code, 
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_sigusr1_saves_a_resumable_state_and_training_goes_on(tiny_config, tmp_path):
     config = tiny_config(training={"num_epochs": 3})
     config["data"].update(batch_size=2, dataloader_threads=2)

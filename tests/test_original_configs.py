@@ -165,6 +165,7 @@ def train_one_epoch(relative: str, tiny: Path, tmp_path: Path, capsys, *flags: s
     return config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relative", PROVIDED)
 def test_provided_networks_train_one_epoch(relative, tiny, tmp_path, capsys):
     # on the CPU with smaller networks; at full size on a GPU below
@@ -186,6 +187,7 @@ def assert_trained(folder: Path, config: dict) -> None:
     assert saved["networks"]["model"]["model"].lower() == config["model"]["name"].lower()
 
 
+@pytest.mark.slow
 def test_the_evaluation_config_evaluates_trained_models(tiny, tmp_path, capsys):
     # the sample evaluation config compares an RCAN and a QRCAN trained with the sample configs
     results = tmp_path / "results"

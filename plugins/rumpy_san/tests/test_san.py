@@ -127,6 +127,7 @@ def test_qsan_one_epoch_on_blurred_data_with_its_metadata(blurred_sr_data, tiny_
     assert checkpoint["networks"]["model"]["weights"]["groups.1.blocks.1.meta.gate.0.weight"].shape == (8, 10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variants", SPEED_VARIANTS)
 def test_speed_options_train_like_fp32(blurred_sr_data, tiny_config, tmp_path, variants):
     check_speed_options(qsan_config(tiny_config, blurred_sr_data), tmp_path / "speed", variants)
