@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 
 from rumpycore.data import images
-from rumpycore.data.images import list_images, load_rgb, load_rgb_pillow, opencv_gray_flag
+from rumpycore.data.images import (
+    list_images,
+    load_rgb,
+    load_rgb_pillow,
+    opencv_gray_flag,
+)
+from rumpycore.testing import needs_benchmark
 
 pytestmark = pytest.mark.skipif(images.opencv() is None, reason="OpenCV not installed (pip install rumpycore[fast])")
 
@@ -30,6 +36,7 @@ def assert_same_as_pillow(path: Path, fast: bool) -> None:
     assert gray == reference_gray, path.name
 
 
+@needs_benchmark
 @pytest.mark.parametrize("folder", ["Set5/HR", "Set5/LR_bicubic/X4", "Set14/HR", "Set14/LR_bicubic/X4", "B100/HR",
                                     "B100/LR_bicubic/X4", "train/HR"])
 def test_benchmark_photos_decode_identically(shared_data, folder):
@@ -38,9 +45,9 @@ def test_benchmark_photos_decode_identically(shared_data, folder):
 
 
 @pytest.fixture(scope="module")
-def photo(shared_data) -> np.ndarray:
+def photo(photos) -> np.ndarray:
     """A 61 x 47 crop of a real photo (odd sizes catch stride mistakes)."""
-    with Image.open(shared_data / "Set5" / "HR" / "baby.png") as im:
+    with Image.open(photos.colour) as im:
         return np.asarray(im.convert("RGB"))[200:261, 150:197].copy()
 
 

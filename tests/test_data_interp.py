@@ -25,14 +25,13 @@ def degrade(capsys, source, output, pipeline: str, scale: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def hr_crops(tmp_path_factory, shared_data):
+def hr_crops(tmp_path_factory, photos):
     """Odd-sized real HR crops (so LR sizes are not multiples of anything) and a gray one."""
     root = tmp_path_factory.mktemp("interp_hr")
-    photos = sorted((shared_data / "train" / "HR").glob("*.png"))
     for i, (height, width) in enumerate([(150, 174), (138, 123), (96, 200)]):
-        image = load_rgb(photos[i])[0][40 : 40 + height, 60 : 60 + width]
+        image = load_rgb(photos.train[i])[0][40 : 40 + height, 60 : 60 + width]
         save_png(image, root / f"crop{i}.png")
-    gray = np.asarray(Image.open(shared_data / "Set14" / "HR" / "bridge.png"))[:120, :132]
+    gray = np.asarray(Image.open(photos.gray).convert("L"))[:120, :132]
     Image.fromarray(gray).save(root / "gray.png")
     return root
 

@@ -17,12 +17,13 @@ from rumpycore.degrade.mixed_blur import FAMILIES, PAPER_PROBABILITIES
 from rumpycore.degrade.pipeline import Pipeline, image_rng
 from rumpycore.degrade.tensor_ops import jpeg, one_thread, pillow_jpeg
 from rumpycore.errors import ConfigError
+from rumpycore.testing import real_photos
 
 FAST = {"pca_samples": 500}
 
 
 def photo(shared_data, size: int = 64, top: int = 100, left: int = 120) -> np.ndarray:
-    image = np.asarray(Image.open(shared_data / "Set14" / "HR" / "lenna.png").convert("RGB"))
+    image = np.asarray(Image.open(real_photos(shared_data).colour).convert("RGB"))  # Set14's lenna, or a stand-in
     return np.ascontiguousarray(image[top : top + size, left : left + size])
 
 

@@ -22,7 +22,7 @@ from rumpycore.loggers.summary import read_summary
 from rumpycore.metrics.fidelity import PSNR
 from rumpycore.plugins import Provider, Registry, model_registry
 from rumpycore.specs import MetricContext
-from rumpycore.testing import run_rumpy, write_config
+from rumpycore.testing import needs_benchmark, run_rumpy, write_config
 from rumpycore.training.networks import build_module
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -83,8 +83,8 @@ def test_self_ensemble_averages_the_eight_transformed_outputs():
     assert torch.allclose(same, batch["lr"].repeat_interleave(2, -1).repeat_interleave(2, -2), atol=1e-6)
 
 
-def test_basicsr_y_is_the_unrounded_luma(shared_data):
-    hr = np.asarray(Image.open(shared_data / "Set5" / "HR" / "bird.png").convert("RGB")).astype(np.float64)
+def test_basicsr_y_is_the_unrounded_luma(photos):
+    hr = np.asarray(Image.open(photos.colour).convert("RGB")).astype(np.float64)
     rng = np.random.default_rng(0)
     noisy = np.clip(hr + rng.normal(0, 6, hr.shape).round(), 0, 255)
     to = lambda a: torch.from_numpy(a / 255.0).permute(2, 0, 1)[None]
@@ -96,6 +96,7 @@ def test_basicsr_y_is_the_unrounded_luma(shared_data):
     assert psnr["y"] != pytest.approx(psnr["y_basicsr"], abs=1e-3)  # MATLAB's rounding makes a difference
 
 
+@needs_benchmark
 def test_eval_basicsr_y_flag(shared_data, tmp_path):
     lr_dir, hr_dir = shared_data / "Set5" / "LR_bicubic" / "X4", shared_data / "Set5" / "HR"
     psnr = {}

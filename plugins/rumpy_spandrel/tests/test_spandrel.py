@@ -12,17 +12,18 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from rumpy_spandrel.catalog import ENTRIES, LEFT_OUT
 from rumpy_spandrel.derive import table
 from rumpy_spandrel.signatures import SIGNATURES
+
 from rumpycore import ConfigError, UserError
 from rumpycore import config as cfg
 from rumpycore import params as P
-from rumpycore.plugins import model_registry
+from rumpycore.degrade.resize import imresize
 from rumpycore.export import ExportSource, export
+from rumpycore.plugins import model_registry
 from rumpycore.recognise import detect, load_file_model
-from rumpycore.testing import run_rumpy, sr_config, write_config
+from rumpycore.testing import photo_crop, run_rumpy, save_png, sr_config, write_config
 from rumpycore.training.networks import build_module, count_parameters
 
 TINY = {
@@ -159,7 +160,7 @@ def _lr_image(path, size: int = 24) -> torch.Tensor:
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].float() / 255
 
 
-def test_a_state_dict_round_trips_through_init_from_and_eval(sr_data, shared_data, tmp_path):
+def test_a_state_dict_round_trips_through_init_from_and_eval(sr_data, tmp_path):
     spec, params = params_of("SPAN", TINY["SPAN"])
     torch.manual_seed(3)
     weights = build_module(spec, params, 4).state_dict()
@@ -174,8 +175,7 @@ def test_a_state_dict_round_trips_through_init_from_and_eval(sr_data, shared_dat
     assert result.returncode == 0, result.stderr
     assert "initialised from" in result.stderr
 
-    lr_dir, hr_dir = shared_data / "Set5" / "LR_bicubic" / "X4", shared_data / "Set5" / "HR"
-    result = run_rumpy("eval", "--lr_dir", lr_dir, "--hr_dir", hr_dir, "-me", tmp_path / "runs" / "from_file", "1",
+    result = run_rumpy("eval", "--lr_dir", sr_data.eval_lr, "--hr_dir", sr_data.eval_hr, "-me", tmp_path / "runs" / "from_file", "1",
                        "--model_file", file, "--out_loc", tmp_path, "--results_name", "both", "--save_im",
                        "--no_image_comparison")
     assert result.returncode == 0, result.stderr
@@ -187,20 +187,19 @@ def test_a_state_dict_round_trips_through_init_from_and_eval(sr_data, shared_dat
     assert rows["from_file"] == rows["span_x4"]
 
 
-def test_an_unrecognised_file_is_one_line(tmp_path, shared_data):
+def test_an_unrecognised_file_is_one_line(tmp_path, sr_data):
     file = tmp_path / "noise.safetensors"
     from safetensors.torch import save_file
 
     save_file({"some.weight": torch.zeros(3, 3)}, str(file))
-    lr_dir = shared_data / "Set5" / "LR_bicubic" / "X4"
-    result = run_rumpy("eval", "--lr_dir", lr_dir, "-me", file, "-", "--out_loc", tmp_path)
+    result = run_rumpy("eval", "--lr_dir", sr_data.eval_lr, "-me", file, "-", "--out_loc", tmp_path)
     assert result.returncode == 2
     assert re.search(r"no installed model recognises these weights", result.stderr.strip().splitlines()[-1])
     assert not (tmp_path / "eval").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs the export extra (onnxruntime)")
-def test_onnx_export_agrees_with_pytorch_on_a_real_image(shared_data, tmp_path):
+def test_onnx_export_agrees_with_pytorch_on_a_real_image(sr_data, photos, tmp_path):
     import onnxruntime
 
     spec, params = params_of("SwinIR", TINY["SwinIR"])
@@ -210,13 +209,15 @@ def test_onnx_export_agrees_with_pytorch_on_a_real_image(shared_data, tmp_path):
     from safetensors.torch import save_file
 
     save_file(module.state_dict(), str(file))
-    baby = shared_data / "Set5" / "LR_bicubic" / "X4" / "babyx4.png"
-    result = run_rumpy("export", "--model_file", file, "--out", tmp_path / "swinir.onnx", "--check_image", baby)
+    first = sorted(sr_data.eval_lr.iterdir())[0]  # a real photo's LR image
+    result = run_rumpy("export", "--model_file", file, "--out", tmp_path / "swinir.onnx", "--check_image", first)
     assert result.returncode == 0, result.stderr
     difference = float(re.search(r"max difference (\S+) \(fp32\)", result.stdout).group(1))
     assert difference <= 1e-4
     # the file runs at another size too (dynamic height and width)
-    image = _lr_image(shared_data / "Set5" / "LR_bicubic" / "X4" / "birdx4.png", size=40)[..., :33]
+    larger = tmp_path / "larger_lr.png"  # another real LR image, of another size
+    save_png(imresize(photo_crop(photos.colour, 160), 0.25), larger)
+    image = _lr_image(larger, size=40)[..., :33]
     session = onnxruntime.InferenceSession(str(tmp_path / "swinir.onnx"), providers=["CPUExecutionProvider"])
     exported = session.run(None, {"lr": image.numpy()})[0]
     with torch.no_grad():
