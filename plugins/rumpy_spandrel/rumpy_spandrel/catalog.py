@@ -15,6 +15,8 @@ SR_SCALES = (2, 3, 4)
 RESTORATION = (1,)
 
 NO_FP16 = {"fp16": "spandrel marks this architecture as not supporting half precision (fp16)"}
+KBNET_BF16 = ("a matrix product in its forward mixes float32 and bfloat16 tensors under autocast (found by "
+              "benchmarks/spandrel_speed_options.py)")
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,10 @@ ENTRIES: tuple[Entry, ...] = (
                                            "parameters, which have no channels_last layout"}),
     Entry("KBNet", "KBNet_l", "Kernel basis network, large (restoration)",
           "Zhang et al., KBNet: Kernel Basis Network for Image Restoration, arXiv 2023", scales=RESTORATION,
-          model_class="KBNet_l", unsupported=NO_FP16),
+          model_class="KBNet_l", unsupported={**NO_FP16, "bf16": KBNET_BF16}),
     Entry("KBNet", "KBNet_s", "Kernel basis network, small (restoration)",
           "Zhang et al., KBNet: Kernel Basis Network for Image Restoration, arXiv 2023", scales=RESTORATION,
-          model_class="KBNet_s", unsupported=NO_FP16),
+          model_class="KBNet_s", unsupported={**NO_FP16, "bf16": KBNET_BF16}),
     Entry("RetinexFormer", "RetinexFormer", "Retinex-based transformer (low-light enhancement)",
           "Cai et al., Retinexformer: One-stage Retinex-based Transformer for Low-light Image Enhancement, ICCV 2023",
           scales=RESTORATION, unsupported=NO_FP16),
