@@ -9,7 +9,20 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from .errors import ConfigError
+
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+def check_reduction(reduction: int, channels: int) -> None:
+    """A ConfigError when a channel-attention squeeze factor ``reduction`` (the
+    ``model.internal_params.reduction`` key of RCAN-like models) exceeds ``channels``
+    (``n_feats``), which would leave the attention no channels."""
+    if reduction > channels:
+        raise ConfigError(
+            f"model.internal_params.reduction: {reduction} is larger than n_feats = {channels}, "
+            f"which would squeeze channel attention to no channels; lower reduction"
+        )
 
 
 def conv3x3(in_channels: int, out_channels: int, bias: bool = True) -> nn.Conv2d:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import toml
 import torch
-from PIL import Image
 
 from rumpycore.cli import cli, run
 from rumpycore.loggers.summary import read_summary

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import rumpycore
-from rumpycore import ConfigError, option
+from rumpycore import option
+from rumpycore.layers import check_reduction
 from rumpycore.meta_attention import GroupedMetaAttentionParams, consumed_metadata, meta_layers
 
 from .network import HAN
@@ -23,11 +24,7 @@ class HANParams:
     reduction: int = option(16, min=1, max=4096, help="channel-attention squeeze factor (paper: 16)")
 
     def __post_init__(self) -> None:
-        if self.reduction > self.n_feats:
-            raise ConfigError(
-                f"model.internal_params.reduction: {self.reduction} is larger than n_feats = {self.n_feats}, "
-                f"which would squeeze channel attention to no channels; lower reduction"
-            )
+        check_reduction(self.reduction, self.n_feats)
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Literal
 import torch
 
 import rumpycore
-from rumpycore import ConfigError, option
-from rumpycore.layers import from_255_range, upsampler_scale
+from rumpycore import option
+from rumpycore.layers import check_reduction, from_255_range, upsampler_scale
 from rumpycore.meta_attention import GroupedMetaAttentionParams, consumed_metadata, meta_layers
 
 from .network import RCAN
@@ -36,11 +36,7 @@ class RCANParams:
     res_scale: float = option(1.0, min=0.0, help="scaling of each block's residual before the skip (paper: 1)")
 
     def __post_init__(self) -> None:
-        if self.reduction > self.n_feats:
-            raise ConfigError(
-                f"model.internal_params.reduction: {self.reduction} is larger than n_feats = {self.n_feats}, "
-                f"which would squeeze channel attention to no channels; lower reduction"
-            )
+        check_reduction(self.reduction, self.n_feats)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import rumpycore
-from rumpycore import ConfigError, option
+from rumpycore import option
+from rumpycore.layers import check_reduction
 from rumpycore.meta_attention import GroupedMetaAttentionParams, consumed_metadata, meta_layers
 
 from .network import SAN
@@ -26,11 +27,7 @@ class SANParams:
         help="largest LR image (height x width) evaluated in one piece; larger ones go in overlapping quarters")
 
     def __post_init__(self) -> None:
-        if self.reduction > self.n_feats:
-            raise ConfigError(
-                f"model.internal_params.reduction: {self.reduction} is larger than n_feats = {self.n_feats}, "
-                f"which would squeeze channel attention to no channels; lower reduction"
-            )
+        check_reduction(self.reduction, self.n_feats)
 
 
 @dataclass
