@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rumpy_edsr import EDSRParams, build
 from rumpy_edsr.network import EDSR
+
 from rumpycore import ModelContext
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import SPEED_VARIANTS, check_speed_options, photo_crop, rumpy_in_process, write_config
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+from rumpycore.testing import (
+    SPEED_VARIANTS,
+    check_speed_options,
+    photo_crop,
+    rumpy_in_process,
+    write_config,
+)
+from rumpycore.training.networks import count_parameters
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])
@@ -26,8 +29,8 @@ def test_output_shape_for_every_scale(scale):
 def test_parameter_counts_match_the_papers_code():
     # EDSR-PyTorch's baseline (1.518 M) and full EDSR (43.09 M) at x4; the RGB mean shift is
     # a fixed buffer, not a trainable parameter.
-    assert trainable(EDSR(4, 64, 16, 1.0)) == 1_517_571
-    assert trainable(EDSR(4, 256, 32, 0.1)) == 43_089_923
+    assert count_parameters(EDSR(4, 64, 16, 1.0)) == 1_517_571
+    assert count_parameters(EDSR(4, 256, 32, 0.1)) == 43_089_923
 
 
 def test_mean_shift_is_applied():

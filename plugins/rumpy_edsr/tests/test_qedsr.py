@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rumpy_edsr import EDSRParams, QEDSRParams, build, build_q
+
 from rumpycore import ModelContext
 from rumpycore.testing import (
     SPEED_VARIANTS,
@@ -16,21 +16,18 @@ from rumpycore.testing import (
     with_metadata,
     write_config,
 )
+from rumpycore.training.networks import count_parameters
 from tests.helpers import invoke
 
 TINY = {"num_features": 8, "num_blocks": 3}
 KERNEL_CODE = ModelContext(4, {"blur_kernel": 10})
 
 
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def test_parameter_count_matches_the_original_toolbox():
     # The original RUMpy's QEDSR at x4 with a 10-value code, counted from its code: the sample
     # config's 32 blocks of 256 channels, and the baseline's 16 of 64 (plus 2,464 per block).
-    assert trainable(build_q(QEDSRParams(num_features=256, num_blocks=32), KERNEL_CODE)) == 44_191_747
-    assert trainable(build_q(QEDSRParams(), KERNEL_CODE)) == 1_556_995
+    assert count_parameters(build_q(QEDSRParams(num_features=256, num_blocks=32), KERNEL_CODE)) == 44_191_747
+    assert count_parameters(build_q(QEDSRParams(), KERNEL_CODE)) == 1_556_995
 
 
 @pytest.mark.parametrize("values", [{"metadata": []}, {"include_q_layer": False}])

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from rumpy_esrgan.adversarial import ADVERSARIAL_LOSSES, HingeGAN, LSGAN, RelativisticGAN, VanillaGAN
+from rumpy_esrgan.adversarial import (
+    ADVERSARIAL_LOSSES,
+    LSGAN,
+    HingeGAN,
+    RelativisticGAN,
+    VanillaGAN,
+)
 from rumpy_esrgan.discriminators import UNetDiscriminator, VGGDiscriminator
 from rumpy_esrgan.rrdbnet import RRDBNet
 from rumpy_esrgan.sharpen import UnsharpMask
+
 from rumpycore import ConfigError
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+from rumpycore.training.networks import count_parameters
 
 
 def test_rrdbnet_x4_with_the_official_settings_has_the_released_parameter_count():
-    assert trainable(RRDBNet(4)) == 16_697_987  # ESRGAN / Real-ESRGAN x4: 23 blocks, 64 features, growth 32
+    assert count_parameters(RRDBNet(4)) == 16_697_987  # ESRGAN / Real-ESRGAN x4: 23 blocks, 64 features, growth 32
 
 
 def test_rrdbnet_unshuffles_the_input_for_x2_and_x1_as_real_esrgan_does():
     x4, x2, x1 = RRDBNet(4), RRDBNet(2), RRDBNet(1)
     # only the first convolution differs: 3 x 4 and 3 x 16 input channels instead of 3
     assert x4.conv_first.in_channels == 3 and x2.conv_first.in_channels == 12 and x1.conv_first.in_channels == 48
-    assert trainable(x2) - trainable(x4) == 64 * 9 * 9 and trainable(x1) - trainable(x4) == 64 * 45 * 9
+    assert count_parameters(x2) - count_parameters(x4) == 64 * 9 * 9 and count_parameters(x1) - count_parameters(x4) == 64 * 45 * 9
 
 
 @pytest.mark.parametrize("scale", [1, 2, 4])
@@ -41,7 +44,7 @@ def test_rrdbnet_keys_follow_the_released_weights():
 
 def test_the_vgg_discriminator_has_esrgans_layout_and_refuses_other_sizes_in_one_line():
     model = VGGDiscriminator(128)
-    assert trainable(model) == 14_499_401  # BasicSR's VGGStyleDiscriminator for 128-pixel patches
+    assert count_parameters(model) == 14_499_401  # BasicSR's VGGStyleDiscriminator for 128-pixel patches
     assert model(torch.rand(2, 3, 128, 128)).shape == (2, 1)
     assert VGGDiscriminator(64, features=8)(torch.rand(3, 3, 64, 64)).shape == (3, 1)
     with pytest.raises(ConfigError, match="128x128 HR patches, but training gives 96x96"):
@@ -50,7 +53,7 @@ def test_the_vgg_discriminator_has_esrgans_layout_and_refuses_other_sizes_in_one
 
 def test_the_unet_discriminator_gives_a_logit_per_pixel_with_spectral_norm():
     model = UNetDiscriminator()
-    assert trainable(model) == 4_376_897  # Real-ESRGAN's UNetDiscriminatorSN
+    assert count_parameters(model) == 4_376_897  # Real-ESRGAN's UNetDiscriminatorSN
     assert model(torch.rand(2, 3, 40, 48)).shape == (2, 1, 40, 48)
     assert {"conv1.weight_orig", "conv1.weight_u", "conv8.weight_v", "conv9.weight"} <= set(model.state_dict())
     with pytest.raises(ConfigError, match="multiples of 8"):

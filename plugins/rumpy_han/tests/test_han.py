@@ -7,9 +7,9 @@ import json
 
 import pytest
 import torch
-
 from rumpy_han import HANParams, QHANParams, build, build_q
 from rumpy_han.network import ChannelSpatialAttention, LayerAttention
+
 from rumpycore import ModelContext
 from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import (
@@ -20,22 +20,19 @@ from rumpycore.testing import (
     with_metadata,
     write_config,
 )
+from rumpycore.training.networks import count_parameters
 from tests.helpers import invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
 KERNEL_CODE = ModelContext(4, {"blur_kernel": 10})
 
 
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def test_parameter_count_matches_the_papers_code():
     # The official HAN (10 groups x 20 RCABs, 64 channels, reduction 16) at x4 has 16,071,745
     # trainable weights plus 24 frozen ones in its two 1x1-conv mean shifts (a buffer here).
-    assert trainable(build(HANParams(), ModelContext(4))) == 16_071_745
+    assert count_parameters(build(HANParams(), ModelContext(4))) == 16_071_745
     # the original toolbox's QHAN with include_q_layer and a 10-value code: 200 layers of 2,464
-    assert trainable(build_q(QHANParams(), KERNEL_CODE)) == 16_564_545
+    assert count_parameters(build_q(QHANParams(), KERNEL_CODE)) == 16_564_545
 
 
 def test_layer_attention_starts_as_the_identity_and_weighs_layers_against_each_other():

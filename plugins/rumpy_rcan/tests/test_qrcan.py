@@ -8,9 +8,9 @@ import json
 
 import pytest
 import torch
-
 from rumpy_rcan import QRCANParams, RCANParams, build, build_q
 from rumpy_rcan.network import RCAB
+
 from rumpycore import ModelContext
 from rumpycore.layers import MetaAttention
 from rumpycore.loggers.summary import read_summary
@@ -22,23 +22,20 @@ from rumpycore.testing import (
     with_metadata,
     write_config,
 )
+from rumpycore.training.networks import count_parameters
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
 KERNEL_CODE = ModelContext(4, {"blur_kernel": 10})
 
 
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def test_parameter_count_matches_the_original_toolbox():
     # The original RUMpy's QRCAN (style 'standard', include_q_layer) at x4, counted from its code:
     # a meta-attention layer (10 -> 32 -> 64) in each of the 200 blocks of the paper's RCAN.
-    assert trainable(build_q(QRCANParams(), KERNEL_CODE)) == 16_085_155
-    assert trainable(build_q(QRCANParams(metadata=["qpi"]), ModelContext(4, {"qpi": 1}))) == 16_027_555
+    assert count_parameters(build_q(QRCANParams(), KERNEL_CODE)) == 16_085_155
+    assert count_parameters(build_q(QRCANParams(metadata=["qpi"]), ModelContext(4, {"qpi": 1}))) == 16_027_555
     first_block_only = QRCANParams(selective_meta_blocks=[True] + [False] * 9, num_q_layers_inner_residual=1)
-    assert trainable(build_q(first_block_only, KERNEL_CODE)) == 15_594_819
+    assert count_parameters(build_q(first_block_only, KERNEL_CODE)) == 15_594_819
 
 
 @pytest.mark.parametrize("values", [{"metadata": []}, {"include_q_layer": False},

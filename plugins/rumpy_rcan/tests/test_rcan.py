@@ -7,21 +7,24 @@ import json
 import pytest
 import toml
 import torch
-
 from rumpy_rcan import RCANParams, build
 from rumpy_rcan.network import RCAB, RCAN, ChannelAttention
+
 from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
 from rumpycore.loggers.summary import read_summary
-from rumpycore.testing import REPO, SPEED_VARIANTS, check_speed_options, rumpy_in_process, write_config
+from rumpycore.testing import (
+    REPO,
+    SPEED_VARIANTS,
+    check_speed_options,
+    rumpy_in_process,
+    write_config,
+)
+from rumpycore.training.networks import count_parameters
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 8, "reduction": 4}
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])
@@ -35,8 +38,8 @@ def test_parameter_count_matches_the_papers_code():
     # The official RCAN code (10 groups x 20 RCABs, 64 channels, reduction 16) at x4 has
     # 15,592,355 trainable weights plus 24 in its two 1x1-conv mean shifts; here the RGB mean
     # shift is a fixed buffer, so it counts no parameters.
-    assert trainable(build(RCANParams(), ModelContext(scale=4))) == 15_592_355
-    assert trainable(build(RCANParams(), ModelContext(scale=2))) == 15_444_643
+    assert count_parameters(build(RCANParams(), ModelContext(scale=4))) == 15_592_355
+    assert count_parameters(build(RCANParams(), ModelContext(scale=2))) == 15_444_643
 
 
 def test_channel_attention_gates_each_channel_by_its_global_average():

@@ -16,12 +16,9 @@ from rumpycore.loggers.summary import read_summary
 from rumpycore.params import parse
 from rumpycore.testing import (REPO, degrade_folder, photo_crop, photo_crops, regression_config, rumpy_in_process,
                                save_png, write_config)
+from rumpycore.training.networks import count_parameters
 
 WHERE = "model.internal_params"
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def context(**dims: int) -> ModelContext:
@@ -42,11 +39,11 @@ def test_one_output_per_target_value_for_any_image_size(size):
 
 def test_resnet_is_resnet18():
     # the ImageNet stem gives exactly torchvision's ResNet-18 with a 3-value head
-    reference = trainable(torchvision.models.resnet18(num_classes=3))
-    assert trainable(ResNetRegressor(3, stem="imagenet")) == reference == 11_178_051
+    reference = count_parameters(torchvision.models.resnet18(num_classes=3))
+    assert count_parameters(ResNetRegressor(3, stem="imagenet")) == reference == 11_178_051
     # the small stem trades the 7x7 kernels for 3x3 ones: 3 * 64 * (49 - 9) fewer weights
-    assert trainable(ResNetRegressor(3)) == reference - 3 * 64 * 40
-    assert trainable(ResNetRegressor(3, width=8, blocks=[1, 1])) == (
+    assert count_parameters(ResNetRegressor(3)) == reference - 3 * 64 * 40
+    assert count_parameters(ResNetRegressor(3, width=8, blocks=[1, 1])) == (
         3 * 8 * 9 + 2 * 8  # stem conv + BN
         + 2 * (8 * 8 * 9 + 2 * 8)  # block 1: two convs with BN
         + (8 * 16 * 9 + 2 * 16) + (16 * 16 * 9 + 2 * 16) + (8 * 16 + 2 * 16)  # block 2 + projection
@@ -59,7 +56,7 @@ def test_cnn_parameter_count():
 
     expected = (unit(3, 8) + unit(8, 8) + unit(8, 16) + unit(16, 16) + unit(16, 32) + unit(32, 32)
                 + (64 * 20 + 20) + (20 * 4 + 4))  # mean and std of 32 maps -> 20 -> 4
-    assert trainable(DegradationCNN(4, [8, 16, 32], 20)) == expected
+    assert count_parameters(DegradationCNN(4, [8, 16, 32], 20)) == expected
 
 
 def noisy_batch(photo: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator) -> torch.Tensor:

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rumpy_san import QSANParams, SANParams, build, build_q
-from rumpy_san.network import SAN, NonLocal, RegionNonLocal, SecondOrderAttention, covariance, matrix_sqrt
+from rumpy_san.network import (
+    SAN,
+    NonLocal,
+    RegionNonLocal,
+    SecondOrderAttention,
+    covariance,
+    matrix_sqrt,
+)
+
 from rumpycore import ModelContext
 from rumpycore.loggers.summary import read_summary
 from rumpycore.testing import (
@@ -19,14 +26,11 @@ from rumpycore.testing import (
     with_metadata,
     write_config,
 )
+from rumpycore.training.networks import count_parameters
 from tests.helpers import invoke
 
 TINY = {"n_resgroups": 2, "n_resblocks": 2, "n_feats": 16, "reduction": 4}
 KERNEL_CODE = ModelContext(4, {"blur_kernel": 10})
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_parameter_count_matches_the_papers_code():
@@ -34,9 +38,9 @@ def test_parameter_count_matches_the_papers_code():
     # trainable weights: 24 of them are its 1x1-conv mean shifts (meant to be fixed, a buffer
     # here) and 38,044 are never used by its forward pass (a conv after the groups, a gamma per
     # group, the non-local module's own second-order attention); the rest are these.
-    assert trainable(build(SANParams(), ModelContext(4))) == 15_860_512 - 24 - 38_044
+    assert count_parameters(build(SANParams(), ModelContext(4))) == 15_860_512 - 24 - 38_044
     # QSAN adds what the original toolbox's QSAN adds to its SAN: 200 layers of 2,464
-    assert trainable(build_q(QSANParams(), KERNEL_CODE)) - trainable(build(SANParams(), ModelContext(4))) == 492_800
+    assert count_parameters(build_q(QSANParams(), KERNEL_CODE)) - count_parameters(build(SANParams(), ModelContext(4))) == 492_800
 
 
 def test_covariance_and_its_square_root():

@@ -8,9 +8,9 @@ import json
 import pytest
 import toml
 import torch
-
 from rumpy_sftmd import SFTMDParams, build
 from rumpy_sftmd.network import SFTMD
+
 from rumpycore import ConfigError, ModelContext
 from rumpycore.config import validate
 from rumpycore.data.images import load_rgb
@@ -23,14 +23,11 @@ from rumpycore.testing import (
     with_metadata,
     write_config,
 )
+from rumpycore.training.networks import count_parameters
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"num_features": 8, "num_blocks": 2}
 KERNEL_CODE = ModelContext(scale=4, metadata_dims={"blur_kernel": 10})
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def tiny(scale: int = 4, size: int = 10, **params) -> SFTMD:
@@ -52,8 +49,8 @@ def test_every_sft_variant_runs(sft_type, split):
 
 def test_parameter_count_matches_ikcs_code():
     # IKC's SFTMD (64 channels, 16 blocks, 10-value kernel code) at x4.
-    assert trainable(build(SFTMDParams(), KERNEL_CODE)) == 4_234_691
-    assert trainable(build(SFTMDParams(sft_type="none"), ModelContext(scale=4))) == 1_605_251
+    assert count_parameters(build(SFTMDParams(), KERNEL_CODE)) == 4_234_691
+    assert count_parameters(build(SFTMDParams(sft_type="none"), ModelContext(scale=4))) == 1_605_251
 
 
 @pytest.mark.parametrize("size", [1, 15])

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from rumpy_srmd import SRMDParams, build
+
 from rumpycore import ConfigError, ModelContext
-from rumpycore.testing import SPEED_VARIANTS, assert_conditioned_per_image, check_speed_options, with_metadata, write_config
+from rumpycore.testing import (
+    SPEED_VARIANTS,
+    assert_conditioned_per_image,
+    check_speed_options,
+    with_metadata,
+    write_config,
+)
+from rumpycore.training.networks import count_parameters
 from tests.helpers import assert_one_line_error, invoke
 
 TINY = {"num_features": 8, "num_layers": 4}
-
-
-def trainable(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_parameter_count_matches_the_official_network():
     # KAIR's SRMD at x4 (128 channels, 12 convolutions): 19 input channels (RGB, a 15-value
     # kernel PCA code and the noise level) give 1,553,200 weights, 18 (SRMDNF, noise-free) 1,552,048.
     with_noise = SRMDParams(metadata=["blur_kernel", "noise_sigma"])
-    assert trainable(build(with_noise, ModelContext(4, {"blur_kernel": 15, "noise_sigma": 1}))) == 1_553_200
-    assert trainable(build(SRMDParams(), ModelContext(4, {"blur_kernel": 15}))) == 1_552_048
+    assert count_parameters(build(with_noise, ModelContext(4, {"blur_kernel": 15, "noise_sigma": 1}))) == 1_553_200
+    assert count_parameters(build(SRMDParams(), ModelContext(4, {"blur_kernel": 15}))) == 1_552_048
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
