@@ -96,6 +96,10 @@ CASES = {
                                 "model.internal_params.scheduler_params.restart_period: missing required key"),
     "scheduler params alone": (lambda c: put(c, {"gamma": 0.5}, "model", "internal_params", "scheduler_params"),
                                "scheduler_params: given without a scheduler"),
+    "scheduler params name another": (
+        lambda c: (put(c, "step_lr", "model", "internal_params", "scheduler"),
+                   put(c, {"step_size": 2, "scheduler": "multi_step_lr"}, "model", "internal_params", "scheduler_params")),
+        "model.internal_params.scheduler_params.scheduler: names 'multi_step_lr', but the scheduler is 'step_lr'"),
     "optimizer param typo": (lambda c: put(c, {"beta1": 0.9}, "model", "internal_params", "optimizer_params"),
                              "optimizer_params.beta1: unknown key; did you mean beta_1?"),
     "zero batch": (lambda c: put(c, 0, "data", "batch_size"), "data.batch_size: 0 is below the minimum"),

@@ -34,7 +34,10 @@ class Predictor:
     """One row of the report: a label and how it turns a device batch into SR images.
 
     ``metadata`` maps the metadata names the model consumes to their values per image (as
-    in its training); ``inputs`` are its extra image inputs (``lr_interp``).
+    in its training); ``inputs`` are its extra image inputs (``lr_interp``). A blind model
+    (its task estimates the degradation) has ``estimates``, the names it estimates with their
+    value counts, and ``run_blind``, which returns the SR images and the estimates (original
+    units, one row per image).
     """
 
     label: str
@@ -43,6 +46,8 @@ class Predictor:
     source: str = ""
     metadata: dict[str, int] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
+    estimates: dict[str, int] = field(default_factory=dict)
+    run_blind: Callable[[Mapping[str, Any]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def baseline(name: str, scale: int) -> Predictor:
@@ -106,7 +111,8 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
 
     A metadata-conditioned model reads its values from the batch's ``metadata_by_name``
     (raw values by lowercased name, see :mod:`.metadata`) and receives them normalised as
-    in its training.
+    in its training. A blind model (its task's metadata are ``"targets"``) is fed none; its
+    estimates come back de-normalised, averaged over the tiles when the image is tiled.
     """
     options = loaded.options
     folder, config = experiment_config(entry, loaded, "image", "rumpy eval super-resolves with model_and_epoch "
@@ -116,19 +122,34 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
                         f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
     trained = load_trained(entry, folder, config, device)
     scaling = trained.scaling
+    blind = scaling is not None and config.task.spec.metadata == "targets"
+    consumed = scaling if scaling is not None and not blind else None
 
-    def forward(batch: Mapping[str, Any]) -> torch.Tensor:
-        if scaling is not None:
-            by_name = batch["metadata_by_name"]
-            values = torch.cat([by_name[name.lower()] for name in scaling.dims], dim=1)
-            batch = {**batch, "metadata": scaling.normalise(values)}
-        return trained.task.predict(batch)
+    def inputs(batch: Mapping[str, Any]) -> Mapping[str, Any]:
+        if consumed is None:
+            return batch
+        by_name = batch["metadata_by_name"]
+        values = torch.cat([by_name[name.lower()] for name in consumed.dims], dim=1)
+        return {**batch, "metadata": consumed.normalise(values)}
 
     def run(batch: Mapping[str, Any]) -> torch.Tensor:
-        return tiled_forward(forward, batch, options.scale, options.tile, options.tile_overlap)
+        return tiled_forward(lambda b: trained.task.predict(inputs(b)), batch, options.scale, options.tile,
+                             options.tile_overlap)
 
-    return Predictor(folder.name, run, trained.epoch, str(folder), dict(scaling.dims) if scaling else {},
-                     tuple(config.model.spec.inputs))
+    def run_blind(batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        estimates = []
+
+        def forward(piece: Mapping[str, Any]) -> torch.Tensor:
+            image, estimate = trained.task.predict_with_degradation(piece)
+            estimates.append(estimate.float())
+            return image
+
+        image = tiled_forward(forward, batch, options.scale, options.tile, options.tile_overlap)
+        return image, scaling.denormalise(torch.stack(estimates).mean(0))
+
+    return Predictor(folder.name, run, trained.epoch, str(folder), dict(consumed.dims) if consumed else {},
+                     tuple(config.model.spec.inputs), dict(scaling.dims) if blind else {},
+                     run_blind if blind else None)
 
 
 def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predictor]:

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from ..images import to_uint8
-from .base import EvalResult, Sample, StepOutput, Task, TaskContext, summarise_sets
+from ..data.metadata import value_labels
+from .base import EvalResult, Sample, StepOutput, Task, TaskContext, summarise_sets, value_rows
 
 
 class SISRTask(Task):
@@ -43,25 +44,54 @@ class SISRTask(Task):
         """Per-image loss and metrics on every eval set; reported per set (when several) and together.
 
         Evaluation runs in full precision whatever the training precision, so that 8-bit
-        metrics are not disturbed by bf16/fp16 rounding of the outputs.
+        metrics are not disturbed by bf16/fp16 rounding of the outputs. A blind task (its
+        :meth:`predict_with_degradation` estimates the degradation) also reports the mean
+        absolute error of the estimates per metadata name, in original units
+        (``val-<name>-error``), and one row per image with the estimated and true values.
         """
         ctx = self.ctx
         per_set: dict[str, dict[str, torch.Tensor]] = {}
         samples: list[Sample] = []
+        rows: list[dict[str, Any]] = []
         for set_id, loader in loaders.items():
             columns: dict[str, list[torch.Tensor]] = {"loss": []}
             columns.update({name: [] for name in metrics})
+            names: list[str] = []
+            estimates, truths = [], []
             for raw in loader:
                 batch = self.to_device(raw)
-                output = self.predict(batch).float()
+                output, estimate = self.predict_with_degradation(batch)
+                output = output.float()
                 target = batch["hr"]
                 columns["loss"].append(self.network.losses.per_image(output, target))
                 for name, metric in metrics.items():
                     columns[name].append(metric.values(output, target, batch).double())
+                if estimate is not None:
+                    estimates.append(estimate.float())
+                    truths.append(batch["metadata"])
+                    names.extend(raw["name"])
                 for i in range(output.shape[0]):
                     if len(samples) < ctx.num_samples:
                         samples.append(Sample(raw["name"][i], to_uint8(batch["lr"][i]), to_uint8(output[i]),
                                               to_uint8(target[i])))
             per_set[set_id] = {k: ctx.gather(torch.cat(v) if v else torch.zeros(0, device=ctx.device))
                                for k, v in columns.items()}
-        return EvalResult(summarise_sets(per_set, metrics), samples)
+            if estimates:
+                estimated = ctx.metadata.denormalise(ctx.gather(torch.cat(estimates)))
+                true = ctx.metadata.denormalise(ctx.gather(torch.cat(truths)))
+                per_set[set_id].update(degradation_errors(estimated, true, ctx.metadata.dims))
+                rows += value_rows(set_id, ctx.gather(names), value_labels(ctx.metadata.dims), true, estimated)
+        stats = summarise_sets(per_set, metrics)
+        for key in next(iter(per_set.values()), {}):
+            if key.endswith("-error"):
+                stats[f"val-{key}"] = float(torch.cat([values[key] for values in per_set.values()]).double().mean())
+        return EvalResult(stats, samples, rows)
+
+
+def degradation_errors(estimated: torch.Tensor, true: torch.Tensor, dims: Mapping[str, int]) -> dict[str, torch.Tensor]:
+    """Per image, the mean absolute error of each metadata name's estimated values (``<name>-error``)."""
+    errors, start = {}, 0
+    for name, count in dims.items():
+        errors[f"{name}-error"] = (estimated[:, start:start + count] - true[:, start:start + count]).abs().mean(1)
+        start += count
+    return errors
