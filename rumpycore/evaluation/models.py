@@ -12,20 +12,21 @@ statistics stored in its checkpoint, never recomputed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import config as cfg
+from .. import params as P
 from ..data.metadata import MetadataScaling
 from ..errors import UserError
 from ..store import checkpoints, experiment_root, resolve_epoch
 from ..tasks.base import Task, TaskContext
 from ..training.networks import inference_networks
 from .baselines import Bicubic, Lanczos
-from .options import LoadedOptions, ModelEntry
+from .options import WHERE, LoadedOptions, ModelEntry
 from .tiling import tiled_forward
 
 
@@ -90,6 +91,21 @@ def experiment_config(entry: ModelEntry, loaded: LoadedOptions, output: str,
     return folder, config
 
 
+def task_param_names(config: cfg.RunConfig) -> set[str]:
+    """The (lower-case) settings of a run's task."""
+    return {f.name.lower() for f in fields(config.task.spec.params)}
+
+
+def with_task_params(config: cfg.RunConfig, overrides: Mapping[str, Any]) -> cfg.RunConfig:
+    """``config`` with the ``overrides`` its task has (``eval.task_params``) over its own, validated."""
+    known = task_param_names(config)
+    mine = {key: value for key, value in overrides.items() if key.lower() in known}
+    if not mine:
+        return config
+    params = P.parse(config.task.spec.params, {**asdict(config.task_params), **mine}, f"{WHERE}.task_params")
+    return replace(config, task_params=params)
+
+
 def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device: torch.device) -> TrainedRun:
     """Rebuild the configured run's task with the entry's checkpoint loaded into its networks."""
     path, epoch = resolve_epoch(folder, entry.epoch, experiment_root(folder), entry.where)
@@ -120,7 +136,7 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
     if config.scale != options.scale:
         raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
                         f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
-    trained = load_trained(entry, folder, config, device)
+    trained = load_trained(entry, folder, with_task_params(config, options.task_params), device)
     scaling = trained.scaling
     blind = scaling is not None and config.task.spec.metadata == "targets"
     consumed = scaling if scaling is not None and not blind else None
@@ -152,11 +168,26 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
                      run_blind if blind else None)
 
 
+def _check_task_params(loaded: LoadedOptions) -> None:
+    """Every ``task_params`` key belongs to the task of some model in ``model_and_epoch``."""
+    if not loaded.options.task_params:
+        return
+    known = set()
+    for entry in loaded.models:
+        if not entry.baseline:
+            known |= task_param_names(_validated_config(entry, loaded.model_folder(entry)))
+    for key in loaded.options.task_params:
+        if key.lower() not in known:
+            raise UserError(f"{WHERE}.task_params.{key}: no model in model_and_epoch has a task with this setting; "
+                            f"remove it")
+
+
 def build_predictors(loaded: LoadedOptions, device: torch.device) -> list[Predictor]:
     """Bicubic first (always reported, as in the original), then every entry in order.
 
     Two entries of the same experiment folder name get ``_<epoch>`` appended to their labels.
     """
+    _check_task_params(loaded)
     predictors = [baseline("bicubic", loaded.options.scale)]
     wanted = {"bicubic"}
     if loaded.options.lanczos_upsample:

@@ -149,6 +149,10 @@ class Task:
         format, metadata as float."""
         return batch_to_device(batch, ("lr", "hr", "lr_interp"), self.ctx.device, self.ctx.memory_format)
 
+    def epoch_start(self, epoch: int) -> None:
+        """Called before the training steps of each epoch (also of a resumed one), for a task whose
+        step depends on the epoch (a pre-training phase). Does nothing by default."""
+
     def train_step(self, batch: Mapping[str, Any]) -> StepOutput:
         """One training step on a device batch."""
         raise NotImplementedError

@@ -233,6 +233,7 @@ class Trainer:
         for network in run.networks.values():
             network.forward.train()
         run.callbacks.epoch_start(epoch, len(loader))
+        run.task.epoch_start(epoch)
         self.data_share.start_epoch()
         batches = iter(loader)
         while True:
