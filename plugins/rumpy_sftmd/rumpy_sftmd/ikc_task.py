@@ -45,6 +45,11 @@ class IKCTask(rumpycore.SISRTask):
                 raise ConfigError(f"model.{role}.internal_params.metadata: estimates "
                                   f"{ctx.networks[role].module.code_size} values, but SFTMD takes {size} "
                                   f"({', '.join(ctx.metadata.dims)}); list the same names")
+        corrector = self.corrector
+        if ctx.training and corrector.scheduler is not None and corrector.scheduler_interval == "batch":
+            raise ConfigError("model.corrector.internal_params.scheduler: the corrector updates correction_steps "
+                              "times per batch, so a per-batch schedule would run ahead of the epochs; leave it out "
+                              "(a constant learning rate) or use one that steps per epoch")
         self.epoch = 1
         self.code: torch.Tensor | None = None
 

@@ -126,6 +126,9 @@ def test_sftmd_from_a_trained_experiment_and_blind_eval_with_chosen_correction_s
     (lambda c: c["model"]["task_params"].update(correction_steps=0),
      "model.task_params.correction_steps: 0 is below the minimum"),
     (lambda c: c["model"].update(task="sisr", predictor={}), "model.predictor"),
+    (lambda c: c["model"]["corrector"]["internal_params"].update(scheduler="one_cycle_lr",
+                                                                 scheduler_params={"lr_max": 1e-3}),
+     "model.corrector.internal_params.scheduler: the corrector updates correction_steps times per batch"),
 ])
 def test_mistakes_are_one_line_errors_before_anything_is_written(blurred_sr_data, tiny_config, tmp_path, capsys,
                                                                   change, message):
