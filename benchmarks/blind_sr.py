@@ -4,7 +4,8 @@ corrector, and RCAN-DAN, beside bicubic, at a CPU budget.
 96x96 HR crops of the 16 photos in ``shared/data/train/HR`` (8 per photo), blurred (isotropic
 Gaussian, sigma 0.2-4 px) and downsampled x4 by ``rumpy degrade``, which records each image's
 ``blur_kernel`` (10-value PCA code); Set14 degraded the same way (another seed) with the
-training run's PCA basis (``pca_matrix``), so its codes mean the same. Every network is small
+training run's PCA basis (``pca_matrix``; rumpy degrade fits the same basis for the same blur
+settings whatever the seed, so this only makes it explicit). Every network is small
 and trains for the same number of steps (batch 8, one-cycle schedule up to 1e-3, seed 1):
 
 - SFTMD (``sisr``) fed the true ``blur_kernel``;
