@@ -85,6 +85,16 @@ def test_trains_on_image_and_kernel_code_and_resumes_bit_for_bit(params, blurred
                     for r, row in zip(read_summary(runs / "split" / "result_outputs" / "summary.csv"), rows)]
 
 
+def test_estimates_blur_and_noise_together(blur_noise_data, tiny_config, tmp_path, capsys):
+    config = dan_config(tiny_config, blur_noise_data, metadata=["blur_kernel", "noise_sigma"])
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    folder = tmp_path / "runs" / "tiny"
+    assert checkpoint(folder, 1)["metadata"]["dims"] == {"blur_kernel": 10, "noise_sigma": 1}
+    row = read_summary(folder / "result_outputs" / "summary.csv")[0]
+    assert row["val-blur_kernel-error"] > 0 and row["val-noise_sigma-error"] > 0
+
+
 def test_predictions_logger_writes_the_estimates_per_eval_image(blurred_sr_data, tiny_config, tmp_path, capsys):
     config = dan_config(tiny_config, blurred_sr_data)
     config["training"].update(loggers=["predictions"], save_samples=True)

@@ -120,6 +120,16 @@ def test_sftmd_from_a_trained_experiment_and_blind_eval_with_chosen_correction_s
     assert_one_line_error(code, err, "eval.task_params.correction_step: no model in model_and_epoch has a task")
 
 
+def test_trains_and_estimates_on_blurred_and_noisy_data(blur_noise_data, tiny_config, tmp_path, capsys):
+    config = ikc_config(tiny_config, blur_noise_data, epochs=2, pretrain=1)
+    for table in (config["model"]["internal_params"], config["model"]["predictor"]["internal_params"],
+                  config["model"]["corrector"]["internal_params"]):
+        table["metadata"] = ["blur_kernel", "noise_sigma"]
+    train(capsys, config, tmp_path / "cfg.toml")
+    row = read_summary(tmp_path / "runs" / "ikc" / "result_outputs" / "summary.csv")[-1]
+    assert row["train-corrector"] > 0 and row["val-noise_sigma-error"] > 0 and row["val-blur_kernel-error"] > 0
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["model"]["predictor"]["internal_params"].update(metadata=["blur_sigma"]),
      "model.predictor.internal_params.metadata: the data provides no values for blur_sigma"),
