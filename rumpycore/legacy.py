@@ -85,3 +85,18 @@ def drop_original_set_keys(table: dict[str, Any], where: str, declared: Collecti
     """A data set table without the original's keys that change nothing for a dataset type that
     does not declare them itself, noting each one."""
     return _drop(table, where, SET_KEYS_WITHOUT_EFFECT, declared)
+
+
+def drop_repeated_scheduler(table: dict[str, Any], scheduler: str, where: str) -> dict[str, Any]:
+    """``scheduler_params`` without a ``scheduler`` key that repeats the network's scheduler (the
+    original's sample configs carry one), noted; one naming another scheduler is a ConfigError."""
+    kept = dict(table)
+    for key in table:
+        if key.lower() == "scheduler":
+            named = kept.pop(key)
+            if not isinstance(named, str) or named.lower() != scheduler.lower():
+                raise ConfigError(f"{where}.{key}: names {named!r}, but the scheduler is {scheduler!r}; remove the "
+                                  f"key and set scheduler only")
+            _note(where, key, "it repeats the scheduler set beside scheduler_params")
+    return kept
+

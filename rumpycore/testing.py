@@ -211,6 +211,16 @@ def blur_sr_data(data: SRData, root: Path, seed: int = 3) -> SRData:
                   degrade_folder(data.eval_hr, root / "eval", pipeline, seed), data.eval_hr, data.scale)
 
 
+def blur_noise_sr_data(data: SRData, root: Path, seed: int = 4) -> SRData:
+    """``data``'s HR images blurred, shrunk x4 and given Gaussian noise (sigma 1-20) by the real
+    ``rumpy degrade`` into ``root``, with ``blur_kernel``, ``blur_sigma`` and ``noise_sigma`` in
+    each LR folder's ``degradation_metadata.csv``."""
+    pipeline = {"pipeline": "blur-downsample-noise",
+                "deg_configs": {"noise": {"gaussian_probability": 1.0, "gray_probability": 0.0, "sigma": [1, 20]}}}
+    return SRData(root, degrade_folder(data.train_hr, root / "train", pipeline, seed), data.train_hr,
+                  degrade_folder(data.eval_hr, root / "eval", pipeline, seed), data.eval_hr, data.scale)
+
+
 def with_metadata(config: dict, data: SRData) -> dict:
     """``config`` (see :func:`sr_config`) reading its LR images and their ``degradation_metadata.csv``
     from ``data`` (see :func:`blur_sr_data`)."""
@@ -380,6 +390,12 @@ def sr_data(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> SRDa
 def blurred_sr_data(tmp_path_factory: pytest.TempPathFactory, sr_data: SRData) -> SRData:
     """``sr_data`` blurred by ``rumpy degrade``, with its metadata (see :func:`blur_sr_data`)."""
     return blur_sr_data(sr_data, tmp_path_factory.mktemp("blurred_sr_data"))
+
+
+@pytest.fixture(scope="session")
+def blur_noise_data(tmp_path_factory: pytest.TempPathFactory, sr_data: SRData) -> SRData:
+    """``sr_data`` blurred and noised by ``rumpy degrade``, with its metadata (see :func:`blur_noise_sr_data`)."""
+    return blur_noise_sr_data(sr_data, tmp_path_factory.mktemp("blur_noise_data"))
 
 
 @pytest.fixture

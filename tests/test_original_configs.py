@@ -28,15 +28,14 @@ PROVIDED = [f"{SAMPLES}/{name}.toml" for name in (
     "celebahq/q-rcan", "celebahq/rcan", "div2k/edsr", "div2k/han", "div2k/q-edsr", "div2k/q-han", "div2k/q-rcan",
     "div2k/q-san", "div2k/rcan", "div2k/san", "div2k/sftmd", "div2k/srmd", "div2k_compressed/qrcan_blur_kernels",
     "div2k_compressed/qrcan_blur_qpi", "div2k_compressed/qrcan_qpi", "div2k_compressed/rcan_compressed",
-)] + ["automated_testing/sisr_tests/rcan_testing_config.toml"]
+    "dan_blind_sr/rcan-dan",
+)] + ["automated_testing/sisr_tests/rcan_testing_config.toml", "rumpy/SISR/args/example_configs/rcan-dan.toml"]
 
 NOT_PROVIDED = {
     f"{SAMPLES}/celebahq/q-sparnet.toml": "qsparnet",
     f"{SAMPLES}/celebahq/sparnet.toml": "sparnet",
     f"{SAMPLES}/contrastive_blind_sr/rcan-supmoco.toml": "ContrastiveBlindQRCAN",
     f"{SAMPLES}/contrastive_encoders/supmoco_standard.toml": "supmoco",
-    f"{SAMPLES}/dan_blind_sr/rcan-dan.toml": "dan",
-    "rumpy/SISR/args/example_configs/rcan-dan.toml": "dan",
     "rumpy/SISR/args/example_configs/rcan-supmoco.toml": "ContrastiveBlindQRCAN",
     "rumpy/regression/args/example_configs/supmoco_standard.toml": "supmoco",
 }
@@ -47,6 +46,8 @@ SMALLER = {  # a few blocks of each network, so that one CPU epoch takes seconds
     "san": {"n_resgroups": 2, "n_resblocks": 2}, "qsan": {"n_resgroups": 2, "n_resblocks": 2},
     "edsr": {"num_blocks": 2, "num_features": 32}, "qedsr": {"num_blocks": 2, "num_features": 32},
     "sftmd": {"num_blocks": 2, "num_features": 16}, "srmd": {"nc": 16, "nb": 4},
+    # RCAN-DAN keeps its 10 groups (selective_meta_blocks names each), one small block each
+    "dan": {"n_resblocks": 1, "n_feats": 16, "estimator_features": 8, "estimator_blocks": 1, "loop": 2},
 }
 
 SET_PATHS = ("lr", "hr", "lr_interp", "image_shortlist", "degradation_metadata")
@@ -103,6 +104,7 @@ def tiny(tmp_path_factory, shared_data) -> Path:
     crops(shared_data, ["baby", "bird"], 64, root / "Set5" / "hr", first=10)
     for dataset in ("div2k", "flickr2k"):
         degrade(root / dataset / "HR", root / dataset / "lr_blurred", "blur-downsample")
+        degrade(root / dataset / "HR", root / dataset / "lr_iso_blur_only", "blur-downsample")
         degrade(root / dataset / "HR", root / dataset / "blurred_compressed", "blur-downsample-compress")
         name_quality_qpi(root / dataset / "blurred_compressed")
     degrade(root / "celeba-hq" / "hr_superres", root / "celeba-hq" / "lr_blurred", "blur-downsample")

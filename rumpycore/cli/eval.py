@@ -30,6 +30,8 @@ def eval_options(command):
                      help="Degradation metadata CSV of the LR images (default: the one in lr_dir)."),
         click.option("--metadata_from", "--metadata-from", nargs=2, metavar="FOLDER EPOCH",
                      help="Regression experiment and epoch whose predicted metadata feeds the models (blind SR)."),
+        click.option("--task_param", "--task-param", "task_params", multiple=True, metavar="KEY=VALUE",
+                     help="A setting of the models' tasks for this evaluation (repeatable), e.g. correction_steps=10."),
         click.option("--recursive", is_flag=True, default=None, help="Also take the images in sub-folders."),
         click.option("--scale", type=int, help="Scale of the data (default 4)."),
         click.option("-m", "--metrics", multiple=True, help="Metric to compute (repeatable; default PSNR, SSIM)."),

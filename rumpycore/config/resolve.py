@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import params as P
 from ..errors import ConfigError
-from ..legacy import drop_original_keys, drop_original_model_keys, drop_original_set_keys
+from ..legacy import drop_original_keys, drop_original_model_keys, drop_original_set_keys, drop_repeated_scheduler
 from ..plugins import (
     Registered,
     callback_registry,
@@ -210,7 +210,10 @@ def _network(role: NetworkRole, where: str, table: Mapping, model: Registered[Mo
     scheduler = scheduler_params = None
     if general.scheduler and general.scheduler.lower() != "none":
         scheduler = scheduler_registry().get(general.scheduler, f"{here}.scheduler")
-        scheduler_params = P.parse(scheduler.spec.params, general.scheduler_params, f"{here}.scheduler_params")
+        where_params = f"{here}.scheduler_params"
+        scheduler_params = P.parse(scheduler.spec.params,
+                                   drop_repeated_scheduler(general.scheduler_params, general.scheduler, where_params),
+                                   where_params)
     elif general.scheduler_params:
         raise ConfigError(f"{here}.scheduler_params: given without a scheduler; set scheduler")
     init_from = _init_from(general.init_from, here, base)

@@ -32,6 +32,7 @@ from ..comparisons import (
 from ..config import resolve_metrics
 from ..data.images import list_images
 from ..data.loaders import eval_loader, stop_workers
+from ..data.metadata import value_labels
 from ..data.paired import PairedParams, build_paired
 from ..errors import ConfigError, UserError
 from ..images import to_uint8
@@ -41,7 +42,7 @@ from ..scratch import clean_stale, scratch_path
 from ..specs import DatasetContext, MetricContext
 from ..tasks.base import batch_to_device
 from ..training.devices import resolve_device
-from .metadata import SplitValues, attach_csv, metadata_predictor, needed_metadata
+from .metadata import SplitValues, attach_csv, csv_given, estimated_metadata, metadata_predictor, needed_metadata
 from .models import Predictor, build_predictors
 from .options import WHERE, LoadedOptions
 
@@ -75,6 +76,7 @@ class _Tally:
 
     values: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    degradations: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     images: int = 0
 
@@ -111,17 +113,22 @@ def _dataset(loaded: LoadedOptions, needs_hr: bool, predictors: list[Predictor])
 
 def _metadata(loaded: LoadedOptions, device: torch.device, dataset: Dataset,
               predictors: list[Predictor]) -> SplitValues | None:
-    """Where the metadata-conditioned models get their values: the CSV or a predictor."""
+    """Where the metadata-conditioned models get their values (the CSV or a predictor), and the
+    blind models the truth for their estimates (the CSV, when one is at hand)."""
     options = loaded.options
     needed = needed_metadata(predictors)
+    estimated = estimated_metadata(predictors)
     if not needed:
-        for key in ("metadata_file", "metadata_from"):
-            if getattr(options, key) is not None:
-                raise ConfigError(f"{WHERE}.{key}: no model in model_and_epoch uses metadata; remove {key}")
+        if options.metadata_from is not None:
+            raise ConfigError(f"{WHERE}.metadata_from: no model in model_and_epoch uses metadata; remove metadata_from")
+        if estimated and csv_given(loaded):
+            return attach_csv(loaded, dataset, {}, predictors, tuple(estimated))
+        if options.metadata_file is not None:
+            raise ConfigError(f"{WHERE}.metadata_file: no model in model_and_epoch uses metadata; remove metadata_file")
         return None
     if loaded.metadata_predictor is not None:
         return metadata_predictor(loaded, device, needed, predictors)
-    return attach_csv(loaded, dataset, needed, predictors)
+    return attach_csv(loaded, dataset, needed, predictors, tuple(estimated))
 
 
 RESULT_FILES = ("config.toml", "metrics.csv", "summary.csv")
@@ -179,15 +186,37 @@ class _Run:
         if self.plan.device.type == "cuda":
             torch.cuda.synchronize(self.plan.device)
 
-    def _forward(self, predictor: Predictor, batch: Mapping[str, Any]) -> tuple[torch.Tensor, float]:
+    def _forward(self, predictor: Predictor, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                                 float]:
+        """The model's SR images, its degradation estimates (blind models) and the seconds it took."""
+        run = predictor.run_blind or (lambda b: (predictor.run(b), None))
         if predictor.label not in self.warm:  # first call pays one-off costs; keep them out of the timing
-            predictor.run(batch)
+            run(batch)
             self.warm.add(predictor.label)
         self._synchronise()
         started = time.perf_counter()
-        output = predictor.run(batch)
+        output, estimates = run(batch)
         self._synchronise()
-        return output, time.perf_counter() - started
+        return output, estimates, time.perf_counter() - started
+
+    def _estimates(self, predictor: Predictor, batch: Mapping[str, Any], estimates: torch.Tensor) -> None:
+        """One row per image of the blind model's estimates, next to the truth the CSV gives."""
+        truths = batch.get("metadata_by_name", {})
+        labelled, start = {}, 0
+        for name, count in predictor.estimates.items():
+            labels = value_labels({name: count})
+            true = truths.get(name.lower())
+            for j, label in enumerate(labels):
+                labelled[label] = (estimates[:, start + j],
+                                   true[:, j] if true is not None and true.shape[1] == count else None)
+            start += count
+        for i, image in enumerate(batch["name"]):
+            row: dict[str, Any] = {"model": predictor.label, "epoch": predictor.epoch, "image": image}
+            for label, (estimated, true) in labelled.items():
+                if true is not None:
+                    row[f"{label}_true"] = float(true[i])
+                row[f"{label}_predicted"] = float(estimated[i])
+            self.tallies[predictor.label].degradations.append(row)
 
     def batch(self, raw: Mapping[str, Any]) -> None:
         batch = batch_to_device(raw, ("lr", "hr", "lr_interp"), self.plan.device)
@@ -197,7 +226,9 @@ class _Run:
         count = batch["lr"].shape[0]
         outputs, values = {}, {}
         for predictor in self.plan.predictors:
-            output, seconds = self._forward(predictor, batch)
+            output, estimates, seconds = self._forward(predictor, batch)
+            if estimates is not None:
+                self._estimates(predictor, batch, estimates)
             tally = self.tallies[predictor.label]
             tally.seconds += seconds
             tally.images += count
@@ -243,6 +274,10 @@ class _Run:
         """One row per model and image, model by model."""
         return [row for predictor in self.plan.predictors for row in self.tallies[predictor.label].rows]
 
+    def degradation_rows(self) -> list[dict[str, Any]]:
+        """The blind models' estimates, one row per model and image, model by model."""
+        return [row for predictor in self.plan.predictors for row in self.tallies[predictor.label].degradations]
+
     def summary(self) -> list[dict[str, Any]]:
         rows = []
         for predictor in self.plan.predictors:
@@ -254,11 +289,25 @@ class _Run:
                     row.update({name + (f"-{k}" if k else ""): float(v) for k, v in reduced.items()})
                 else:
                     row[name] = float(reduced)
+            row.update(estimate_errors(predictor, tally.degradations))
             row["ms_per_image"] = tally.seconds * 1000.0 / max(tally.images, 1)
             row["source"] = predictor.source
             rows.append(row)
             self.progress(f"{predictor.label}: {tally.images} images, {row['ms_per_image']:.1f} ms/image")
         return rows
+
+
+def estimate_errors(predictor: Predictor, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """``<name>-error``: the mean absolute error of a blind model's estimates of each name over
+    the images whose truth is known (original units)."""
+    errors = {}
+    for name, count in predictor.estimates.items():
+        labels = value_labels({name: count})
+        known = [row for row in rows if f"{labels[0]}_true" in row]
+        if known:
+            errors[f"{name}-error"] = sum(abs(row[f"{label}_predicted"] - row[f"{label}_true"])
+                                          for row in known for label in labels) / (len(known) * count)
+    return errors
 
 
 def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None) -> EvalSummary:
@@ -284,6 +333,9 @@ def execute(plan: EvalPlan, progress: Callable[[str], None] = lambda line: None)
         rows = run.summary()
         atomic_write_text(partial / "metrics.csv", csv_text(run.image_rows()))
         atomic_write_text(partial / "summary.csv", csv_text(rows))
+        degradations = run.degradation_rows()
+        if degradations:
+            atomic_write_text(partial / "degradations.csv", csv_text(degradations))
         if plan.folder.exists():
             remove(plan.folder, within=out_loc)
         os.replace(partial, plan.folder)

@@ -7,6 +7,10 @@ LR image. Either way each batch gets ``metadata_by_name``: the raw values (origi
 per lowercased name, from which every model takes its own names and normalises them with
 the statistics stored in its checkpoint. A predictor's outputs are de-normalised with the
 predictor's own statistics first, so the two models never need to share a normalisation.
+
+A blind model (one that estimates its own degradation) is fed nothing; when the metadata CSV
+(``metadata_file``, or the one in ``lr_dir``) has columns for what it estimates, they are read
+too, as the truth its estimates are written next to.
 """
 
 from __future__ import annotations
@@ -45,6 +49,15 @@ def needed_metadata(predictors: Sequence[Predictor]) -> dict[str, int]:
     return needed
 
 
+def estimated_metadata(predictors: Sequence[Predictor]) -> dict[str, int]:
+    """Every metadata name the blind models estimate (lowercased, first-use order) with its value count."""
+    estimated: dict[str, int] = {}
+    for predictor in predictors:
+        for name, count in predictor.estimates.items():
+            estimated.setdefault(name.lower(), count)
+    return estimated
+
+
 def split(vector: torch.Tensor, dims: Mapping[str, int]) -> dict[str, torch.Tensor]:
     """``images x values`` into one ``images x count`` block per name, in ``dims`` order."""
     parts, start = {}, 0
@@ -61,6 +74,14 @@ def _check_counts(source: str, offered: Mapping[str, int], needed: Mapping[str, 
             user = next(p.label for p in predictors if name in {n.lower() for n in p.metadata})
             raise UserError(f"{where}: {source} gives {offered[name]} values of '{name}' per image, but {user} was "
                             f"trained with {count}; use metadata made with the training data's settings")
+
+
+def csv_given(loaded: LoadedOptions) -> bool:
+    """Whether a metadata CSV is at hand: ``metadata_file``, or one in ``lr_dir``."""
+    if loaded.options.metadata_file is not None:
+        return True
+    lr_dir = loaded.path(loaded.options.lr_dir)
+    return any((lr_dir / name).is_file() for name in SITE_METADATA_FILES)
 
 
 def metadata_csv_path(loaded: LoadedOptions, needed: Mapping[str, int]) -> Path:
@@ -80,15 +101,19 @@ def metadata_csv_path(loaded: LoadedOptions, needed: Mapping[str, int]) -> Path:
 
 
 def attach_csv(loaded: LoadedOptions, dataset: PairedImages, needed: Mapping[str, int],
-               predictors: Sequence[Predictor]) -> SplitValues:
-    """Give the dataset's items the needed values from the CSV; returns how to split a batch's vector."""
+               predictors: Sequence[Predictor], truths: Sequence[str] = ()) -> SplitValues:
+    """Give the dataset's items the needed values from the CSV, and those of ``truths`` (names
+    the blind models estimate) that it has columns for; returns how to split a batch's vector."""
     where = f"{WHERE}.metadata_file"
     path = metadata_csv_path(loaded, needed)
-    table = pair_metadata(read_metadata_csv(path, where), dataset.lr, dataset.pairs, tuple(needed),
-                          loaded.options.scale, where)
+    csv_table = read_metadata_csv(path, where)
+    columns = {column.lower() for column in csv_table.columns}
+    names = tuple(dict.fromkeys([*needed, *(name for name in truths if name in columns)]))
+    table = pair_metadata(csv_table, dataset.lr, dataset.pairs, names, loaded.options.scale, where)
     _check_counts(str(path), table.dims, needed, predictors, where)
     dataset.metadata = table
-    return lambda batch: split(batch["metadata"].double(), needed)
+    dims = dict(table.dims)
+    return lambda batch: split(batch["metadata"].double(), dims)
 
 
 def metadata_predictor(loaded: LoadedOptions, device: torch.device, needed: Mapping[str, int],

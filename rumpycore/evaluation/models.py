@@ -15,13 +15,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import config as cfg
+from .. import params as P
 from ..data.metadata import MetadataScaling
 from ..errors import UserError
 from ..recognise import load_file_model
@@ -30,7 +31,7 @@ from ..tasks.base import Task, TaskContext
 from ..training.networks import inference_networks
 from .baselines import Bicubic, Lanczos
 from .ensemble import self_ensemble
-from .options import LoadedOptions, ModelEntry
+from .options import WHERE, LoadedOptions, ModelEntry
 from .tiling import tiled_forward
 
 
@@ -39,7 +40,10 @@ class Predictor:
     """One row of the report: a label and how it turns a device batch into SR images.
 
     ``metadata`` maps the metadata names the model consumes to their values per image (as
-    in its training); ``inputs`` are its extra image inputs (``lr_interp``).
+    in its training); ``inputs`` are its extra image inputs (``lr_interp``). A blind model
+    (its task estimates the degradation) has ``estimates``, the names it estimates with their
+    value counts, and ``run_blind``, which returns the SR images and the estimates (original
+    units, one row per image).
     """
 
     label: str
@@ -48,6 +52,8 @@ class Predictor:
     source: str = ""
     metadata: dict[str, int] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
+    estimates: dict[str, int] = field(default_factory=dict)
+    run_blind: Callable[[Mapping[str, Any]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def baseline(name: str, scale: int) -> Predictor:
@@ -90,6 +96,21 @@ def experiment_config(entry: ModelEntry, loaded: LoadedOptions, output: str,
     return folder, config
 
 
+def task_param_names(config: cfg.RunConfig) -> set[str]:
+    """The (lower-case) settings of a run's task."""
+    return {f.name.lower() for f in fields(config.task.spec.params)}
+
+
+def with_task_params(config: cfg.RunConfig, overrides: Mapping[str, Any]) -> cfg.RunConfig:
+    """``config`` with the ``overrides`` its task has (``eval.task_params``) over its own, validated."""
+    known = task_param_names(config)
+    mine = {key: value for key, value in overrides.items() if key.lower() in known}
+    if not mine:
+        return config
+    params = P.parse(config.task.spec.params, {**asdict(config.task_params), **mine}, f"{WHERE}.task_params")
+    return replace(config, task_params=params)
+
+
 def load_trained(entry: ModelEntry, folder: Path, config: cfg.RunConfig, device: torch.device) -> TrainedRun:
     """Rebuild the configured run's task with the entry's checkpoint loaded into its networks."""
     path, epoch = resolve_epoch(folder, entry.epoch, experiment_root(folder), entry.where)
@@ -111,7 +132,8 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
 
     A metadata-conditioned model reads its values from the batch's ``metadata_by_name``
     (raw values by lowercased name, see :mod:`.metadata`) and receives them normalised as
-    in its training.
+    in its training. A blind model (its task's metadata are ``"targets"``) is fed none; its
+    estimates come back de-normalised, averaged over the tiles when the image is tiled.
     """
     options = loaded.options
     folder, config = experiment_config(entry, loaded, "image", "rumpy eval super-resolves with model_and_epoch "
@@ -119,18 +141,55 @@ def experiment_model(entry: ModelEntry, loaded: LoadedOptions, device: torch.dev
     if config.scale != options.scale:
         raise UserError(f"{entry.where}: {folder.name} was trained for x{config.scale}, but the data is "
                         f"x{options.scale}; set scale = {config.scale} with matching LR images, or pick another model")
-    trained = load_trained(entry, folder, config, device)
+    trained = load_trained(entry, folder, with_task_params(config, options.task_params), device)
     scaling = trained.scaling
+    blind = scaling is not None and config.task.spec.metadata == "targets"
+    consumed = scaling if scaling is not None and not blind else None
+
+    def inputs(batch: Mapping[str, Any]) -> Mapping[str, Any]:
+        if consumed is None:
+            return batch
+        by_name = batch["metadata_by_name"]
+        values = torch.cat([by_name[name.lower()] for name in consumed.dims], dim=1)
+        return {**batch, "metadata": consumed.normalise(values)}
 
     def forward(batch: Mapping[str, Any]) -> torch.Tensor:
-        if scaling is not None:
-            by_name = batch["metadata_by_name"]
-            values = torch.cat([by_name[name.lower()] for name in scaling.dims], dim=1)
-            batch = {**batch, "metadata": scaling.normalise(values)}
-        return trained.task.predict(batch)
+        return trained.task.predict(inputs(batch))
 
-    return Predictor(_label(folder.name, options), _runner(forward, options), trained.epoch, str(folder),
-                     dict(scaling.dims) if scaling else {}, tuple(config.model.spec.inputs))
+    run = _runner(forward, options)
+
+    def run_blind(batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        estimates = []
+
+        def estimating(piece: Mapping[str, Any]) -> torch.Tensor:
+            image, estimate = trained.task.predict_with_degradation(piece)
+            estimates.append(estimate.float())
+            return image
+
+        image = tiled_forward(estimating, batch, options.scale, options.tile, options.tile_overlap)
+        if options.self_ensemble:
+            # The estimate stays the untransformed input's: a flipped image has a flipped kernel,
+            # whose code differs, so the members' estimates cannot be averaged.
+            image = run(batch)
+        return image, scaling.denormalise(torch.stack(estimates).mean(0))
+
+    return Predictor(_label(folder.name, options), run, trained.epoch, str(folder),
+                     dict(consumed.dims) if consumed else {}, tuple(config.model.spec.inputs),
+                     dict(scaling.dims) if blind else {}, run_blind if blind else None)
+
+
+def _check_task_params(loaded: LoadedOptions) -> None:
+    """Every ``task_params`` key belongs to the task of some model in ``model_and_epoch``."""
+    if not loaded.options.task_params:
+        return
+    known = set()
+    for entry in loaded.models:
+        if not entry.baseline:
+            known |= task_param_names(_validated_config(entry, loaded.model_folder(entry)))
+    for key in loaded.options.task_params:
+        if key.lower() not in known:
+            raise UserError(f"{WHERE}.task_params.{key}: no model in model_and_epoch has a task with this setting; "
+                            f"remove it")
 
 
 def _label(name: str, options: Any) -> str:
@@ -166,6 +225,7 @@ def build_predictors(loaded: LoadedOptions, device: torch.device,
     an entry naming a checkpoint already listed (``best`` and ``last`` of a run whose best
     epoch is its last) is evaluated once, with a ``note``.
     """
+    _check_task_params(loaded)
     predictors = [baseline("bicubic", loaded.options.scale)]
     wanted = {"bicubic"}
     kept: dict[ModelEntry, Predictor] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import params as P
-from ..config import read_toml
+from ..config import parse_value, read_toml
 from ..errors import ConfigError
 from ..params import option
 from ..safety import expand_user, user_path
@@ -51,6 +51,9 @@ class EvalOptions:
         None, help="[regression experiment folder, epoch]: feed metadata-conditioned models the metadata this "
                    "model predicts from each LR image instead of metadata_file (blind SR)"
     )
+    task_params: dict = option({}, help="settings of the models' tasks for this evaluation, over those they were "
+                                        "trained with (correction_steps = 10); each key must belong to some "
+                                        "model's task")
     recursive: bool = option(False, help="also take the images in sub-folders of lr_dir (and of hr_dir and "
                                          "lr_interp_dir); names become relative paths")
     scale: int = option(4, min=1, max=64, help="super-resolution scale of the data (every model must match it)")
@@ -191,6 +194,14 @@ def parse_models(raw: list[Any]) -> list[ModelEntry]:
     return entries
 
 
+def task_param(assignment: str) -> tuple[str, Any]:
+    """One ``--task_param KEY=VALUE`` flag: the key and the value read as TOML."""
+    key, equals, text = assignment.partition("=")
+    if not equals or not key.strip():
+        raise ConfigError(f"{WHERE}.task_params: --task_param {assignment}: expected key=value")
+    return key.strip(), parse_value(text.strip())
+
+
 def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions:
     """Read the config file (if any), apply the flags that were given, and validate."""
     raw: dict[str, Any] = read_toml(config) if config is not None else {}
@@ -206,6 +217,8 @@ def load_options(config: Path | None, flags: Mapping[str, Any]) -> LoadedOptions
             model_base = cwd
         if isinstance(value, tuple):  # repeatable flags and pairs
             value = [list(v) if isinstance(v, tuple) else v for v in value]
+        if key == "task_params":  # KEY=VALUE flags
+            value = {**raw.get("task_params", {}), **dict(task_param(v) for v in value)}
         if key == "metadata_from" and len(value) == 2:  # a flag's folder is relative to the current folder
             value = [str(user_path(value[0], cwd, f"{WHERE}.metadata_from").resolve()), value[1]]
         raw[key] = value

@@ -3,13 +3,14 @@ and what an evaluation produces. The trainer runs epochs and knows no task's det
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..data.images import natural_key
 from ..data.metadata import MetadataScaling
 
 
@@ -85,6 +86,24 @@ def summarise_sets(per_set: Mapping[str, Mapping[str, torch.Tensor]], metrics: M
     return stats
 
 
+def value_rows(set_id: str, names: Sequence[str], labels: Sequence[str], true: torch.Tensor | None,
+               predicted: torch.Tensor) -> list[dict[str, Any]]:
+    """One row per image in natural name order: ``set``, ``image``, then per value label
+    ``<label>_true`` (when ``true`` is given) and ``<label>_predicted``: what the ``predictions``
+    logger writes for a task that predicts metadata values."""
+    true_values = true.cpu().tolist() if true is not None else None
+    predicted_values = predicted.cpu().tolist()
+    rows = []
+    for i in sorted(range(len(names)), key=lambda i: natural_key(names[i])):
+        row: dict[str, Any] = {"set": set_id, "image": names[i]}
+        for j, label in enumerate(labels):
+            if true_values is not None:
+                row[f"{label}_true"] = true_values[i][j]
+            row[f"{label}_predicted"] = predicted_values[i][j]
+        rows.append(row)
+    return rows
+
+
 StepOutput = tuple[dict[str, torch.Tensor], bool]
 """What a training step returns: its loss terms (device tensors; ``"loss"`` is the total, reported
 as ``train-loss``, any other key ``k`` as ``train-k``) and whether the update was applied."""
@@ -150,6 +169,10 @@ class Task:
             batch["lr"] = lr.contiguous(memory_format=self.ctx.memory_format)
         return batch
 
+    def epoch_start(self, epoch: int) -> None:
+        """Called before the training steps of each epoch (also of a resumed one), for a task whose
+        step depends on the epoch (a pre-training phase). Does nothing by default."""
+
     def train_step(self, batch: Mapping[str, Any]) -> StepOutput:
         """One training step on a device batch."""
         raise NotImplementedError
@@ -157,6 +180,16 @@ class Task:
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
         """The task's output for a device batch, networks in evaluation mode."""
         raise NotImplementedError
+
+    def predict_with_degradation(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`predict`'s output and, for a blind task, the degradation it estimated for each
+        image: ``N x values``, the ``[model]`` model's metadata names in order, normalised as the
+        task's targets (``ctx.metadata``); ``None`` for a task that estimates none (the default).
+
+        A blind SR task (``TaskSpec(metadata="targets", output="image")``) overrides it;
+        ``rumpy eval`` and the ``sisr`` task's evaluation then report the estimates per image.
+        """
+        return self.predict(batch), None
 
     def evaluate(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> EvalResult:
         """Evaluate on every eval set (loaders by set id): statistics, samples and per-image rows."""

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ..data.images import natural_key
 from ..data.metadata import value_labels
 from .base import (
     EvalResult,
@@ -26,6 +25,7 @@ from .base import (
     TaskContext,
     batch_to_device,
     summarise_sets,
+    value_rows,
 )
 
 
@@ -81,14 +81,5 @@ class RegressionTask(Task):
 
     def rows(self, set_id: str, names: Sequence[str], true: torch.Tensor,
              predicted: torch.Tensor) -> list[dict[str, Any]]:
-        """One row per image in natural name order: ``set``, ``image``, then
-        ``<label>_true`` and ``<label>_predicted`` per target value, in original units."""
-        true_values, predicted_values = true.cpu().tolist(), predicted.cpu().tolist()
-        rows = []
-        for i in sorted(range(len(names)), key=lambda i: natural_key(names[i])):
-            row: dict[str, Any] = {"set": set_id, "image": names[i]}
-            for j, label in enumerate(self.labels):
-                row[f"{label}_true"] = true_values[i][j]
-                row[f"{label}_predicted"] = predicted_values[i][j]
-            rows.append(row)
-        return rows
+        """One row per image (see :func:`rumpycore.tasks.base.value_rows`), in original units."""
+        return value_rows(set_id, names, self.labels, true, predicted)

@@ -8,11 +8,15 @@ from typing import Any
 
 import torch
 
+from ..data.metadata import value_labels
 from ..evaluation.baselines import Bicubic
 from ..images import to_uint8
-from .base import EvalResult, Sample, StepOutput, Task, TaskContext, summarise_sets
+from .base import EvalResult, Sample, StepOutput, Task, TaskContext, summarise_sets, value_rows
 
 REFERENCE = "bicubic"
+
+Upscale = Callable[[Mapping[str, Any]], tuple[torch.Tensor, "torch.Tensor | None"]]
+"""An eval-batch upscaler: SR images and, for a blind task, its degradation estimates (else None)."""
 
 
 class SISRTask(Task):
@@ -43,29 +47,48 @@ class SISRTask(Task):
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
         return self._call(self.network.module, batch)
 
-    def _measure(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any],
-                 upscale: Callable[[Mapping[str, Any]], torch.Tensor], samples: list[Sample] | None) -> dict[str, float]:
+    def _measure(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any], upscale: Upscale,
+                 samples: list[Sample] | None) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Loss and metrics of ``upscale`` on every eval set; the first images become ``samples``
-        (when a list is given), with the bicubic reference beside them."""
+        (when a list is given), with the bicubic reference beside them. Where ``upscale`` also
+        estimates the degradation, the mean absolute error of each metadata name's estimates
+        (original units, ``val-<name>-error``) and one row per image with the estimated and true
+        values come with the statistics."""
         ctx = self.ctx
         per_set: dict[str, dict[str, torch.Tensor]] = {}
+        rows: list[dict[str, Any]] = []
         for set_id, loader in loaders.items():
             columns: dict[str, list[torch.Tensor]] = {"loss": []}
             columns.update({name: [] for name in metrics})
+            names: list[str] = []
+            estimates, truths = [], []
             for raw in loader:
                 batch = self.to_device(raw)
-                output = upscale(batch)
+                output, estimate = upscale(batch)
                 output = output if output.dtype == torch.float64 else output.float()  # bicubic stays exact
                 target = batch["hr"]
                 columns["loss"].append(self.eval_loss(output.to(target.dtype), target))
                 values = {name: metric.values(output, target, batch).double() for name, metric in metrics.items()}
                 for name, value in values.items():
                     columns[name].append(value)
+                if estimate is not None:
+                    estimates.append(estimate.float())
+                    truths.append(batch["metadata"])
+                    names.extend(raw["name"])
                 if samples is not None and len(samples) < ctx.num_samples:
                     samples += self._samples(raw, batch, output, values, metrics, ctx.num_samples - len(samples))
             per_set[set_id] = {k: ctx.gather(torch.cat(v) if v else torch.zeros(0, device=ctx.device))
                                for k, v in columns.items()}
-        return summarise_sets(per_set, metrics)
+            if estimates:
+                estimated = ctx.metadata.denormalise(ctx.gather(torch.cat(estimates)))
+                true = ctx.metadata.denormalise(ctx.gather(torch.cat(truths)))
+                per_set[set_id].update(degradation_errors(estimated, true, ctx.metadata.dims))
+                rows += value_rows(set_id, ctx.gather(names), value_labels(ctx.metadata.dims), true, estimated)
+        stats = summarise_sets(per_set, metrics)
+        for key in next(iter(per_set.values()), {}):
+            if key.endswith("-error"):
+                stats[f"val-{key}"] = float(torch.cat([values[key] for values in per_set.values()]).double().mean())
+        return stats, rows
 
     def _samples(self, raw: Mapping[str, Any], batch: Mapping[str, Any], output: torch.Tensor,
                  values: Mapping[str, torch.Tensor], metrics: Mapping[str, Any], wanted: int) -> list[Sample]:
@@ -87,12 +110,32 @@ class SISRTask(Task):
         """Per-image loss and metrics on every eval set; reported per set (when several) and together.
 
         Evaluation runs in full precision whatever the training precision, so that 8-bit
-        metrics are not disturbed by bf16/fp16 rounding of the outputs.
+        metrics are not disturbed by bf16/fp16 rounding of the outputs. A blind task (its
+        :meth:`predict_with_degradation` estimates the degradation) also reports the mean
+        absolute error of the estimates per metadata name, in original units
+        (``val-<name>-error``), and one row per image with the estimated and true values.
         """
         samples: list[Sample] = []
-        stats = self._measure(loaders, metrics, self.predict_for_metrics, samples)
-        return EvalResult(stats, samples)
+        stats, rows = self._measure(loaders, metrics, self._measured_prediction, samples)
+        return EvalResult(stats, samples, rows)
+
+    def _measured_prediction(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        output, estimate = self.predict_with_degradation(batch)
+        if self.ctx.self_ensemble:
+            # The estimate stays the untransformed input's: a flipped image has a flipped kernel,
+            # whose code differs, so the members' estimates cannot be averaged.
+            output = self.predict_for_metrics(batch)
+        return output, estimate
 
     def reference(self, loaders: Mapping[str, Any], metrics: Mapping[str, Any]) -> tuple[str, dict[str, float]]:
         """MATLAB bicubic upscaling of the eval sets, measured as the network is."""
-        return REFERENCE, self._measure(loaders, metrics, self.bicubic, None)
+        return REFERENCE, self._measure(loaders, metrics, lambda batch: (self.bicubic(batch), None), None)[0]
+
+
+def degradation_errors(estimated: torch.Tensor, true: torch.Tensor, dims: Mapping[str, int]) -> dict[str, torch.Tensor]:
+    """Per image, the mean absolute error of each metadata name's estimated values (``<name>-error``)."""
+    errors, start = {}, 0
+    for name, count in dims.items():
+        errors[f"{name}-error"] = (estimated[:, start:start + count] - true[:, start:start + count]).abs().mean(1)
+        start += count
+    return errors

@@ -307,6 +307,7 @@ class Trainer:
         for network in run.networks.values():
             network.forward.train()
         run.callbacks.epoch_start(epoch, progress.total)
+        run.task.epoch_start(epoch)
         self.data_share.start_epoch()
         while more():
             waited = time.perf_counter()
