@@ -110,13 +110,28 @@ def test_predictions_logger_writes_the_estimates_per_eval_image(blurred_sr_data,
     assert (results / "epoch_1_samples").is_dir()
 
 
+def test_validation_with_the_self_ensemble_keeps_the_untransformed_estimate(blurred_sr_data, tiny_config,
+                                                                          tmp_path, capsys):
+    summaries = {}
+    for name, ensemble in (("plain", False), ("ensemble", True)):
+        config = dan_config(tiny_config, blurred_sr_data, experiment=name)
+        config["training"]["self_ensemble"] = ensemble
+        code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / f"{name}.toml"))
+        assert code == 0, err
+        summaries[name] = read_summary(tmp_path / "runs" / name / "result_outputs" / "summary.csv")[0]
+    plain, ensemble = summaries["plain"], summaries["ensemble"]
+    assert ensemble["val-blur_kernel-error"] == pytest.approx(plain["val-blur_kernel-error"], rel=1e-6)
+    assert ensemble["val-PSNR"] != pytest.approx(plain["val-PSNR"], abs=1e-6)
+
+
 def test_rumpy_eval_writes_estimated_and_true_kernel_codes(blurred_sr_data, tiny_config, tmp_path, capsys):
     config = dan_config(tiny_config, blurred_sr_data, **TINY_RCAN)
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
     assert code == 0, err
     folder = tmp_path / "runs" / "tiny"
     results = {}
-    for name, flags in (("whole", []), ("tiled", ["--tile", "8", "--tile_overlap", "2"])):
+    for name, flags in (("whole", []), ("tiled", ["--tile", "8", "--tile_overlap", "2"]),
+                        ("ensemble", ["--self_ensemble"])):
         code, out, err = invoke(capsys, "eval", "--lr_dir", blurred_sr_data.eval_lr, "--hr_dir",
                                 blurred_sr_data.eval_hr, "-me", folder, "1", "--out_loc", tmp_path / "eval",
                                 "--results_name", name, "--no_image_comparison", "--json", *flags)
@@ -134,6 +149,10 @@ def test_rumpy_eval_writes_estimated_and_true_kernel_codes(blurred_sr_data, tiny
     assert {"image", "blur_kernel_0_true", "blur_kernel_0_predicted", "blur_kernel_9_true"} <= set(rows[0])
     # tiled: each tile estimates the code, the image gets their mean
     assert results["tiled"]["tiny"]["blur_kernel-error"] != pytest.approx(row["blur_kernel-error"], abs=1e-7)
+    # self-ensemble: the image is the mean of eight passes, the estimate the untransformed input's
+    ensemble = results["ensemble"]["tiny+"]
+    assert ensemble["blur_kernel-error"] == pytest.approx(row["blur_kernel-error"], rel=1e-6)
+    assert ensemble["PSNR"] != pytest.approx(row["PSNR"], abs=1e-6)
 
 
 def test_eval_without_a_metadata_csv_writes_estimates_alone(blurred_sr_data, tiny_config, tmp_path, capsys):
