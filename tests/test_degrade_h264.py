@@ -12,7 +12,7 @@ import pytest
 import toml
 import torch
 
-from rumpycore.degrade.h264 import h264_intra_round_trip
+from rumpycore.degrade.h264 import h264_decode, h264_intra_encode, h264_intra_round_trip
 from rumpycore.degrade.pipeline import Pipeline, image_rng
 from rumpycore.errors import ConfigError, UserError
 from rumpycore.loggers.summary import read_summary
@@ -70,6 +70,18 @@ def test_jm_codes_at_qpi_and_ffmpeg_about_3_below_unless_shifted(patch):
     ffmpeg = psnr(only("ffmpegcompress", qpi=30)(patch, image_rng(0, 0, 0))[0], patch)
     shifted = psnr(only("ffmpegcompress", qpi=30, shift_encoder_qp=True)(patch, image_rng(0, 0, 0))[0], patch)
     assert ffmpeg > jm + 0.5 and abs(shifted - jm) < 0.5
+
+
+def test_the_stream_is_one_baseline_intra_frame_with_the_settings_asked_for(patch):
+    jm, ffmpeg = (h264_intra_encode(patch, 30, jm_quantiser=jm) for jm in (True, False))
+    for stream in (jm, ffmpeg):
+        sps = stream.index(b"\x00\x00\x01\x67")  # the sequence parameter set's NAL unit
+        assert stream[sps + 4] == 66  # profile_idc: baseline
+        assert stream.count(b"\x00\x00\x01\x65") == 1  # one IDR (intra) slice
+        assert b" qp=30 " in stream and b" cabac=0 " in stream  # x264's record of its settings
+        assert h264_decode(stream).shape == patch.shape
+    assert b" ip_ratio=1.00 " in jm and b" chroma_qp_offset=0 " in jm and b" psy=0 " in jm  # JM's quantiser
+    assert b" ip_ratio=1.40 " in ffmpeg and b" chroma_qp_offset=-2 " in ffmpeg  # libx264's defaults
 
 
 @pytest.mark.parametrize("size", [(17, 30), (30, 17), (9, 9), (1, 2)])

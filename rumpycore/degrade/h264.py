@@ -38,19 +38,29 @@ def require_av(where: str) -> ModuleType:
 
 
 def h264_intra_round_trip(image: np.ndarray, qp: int, *, jm_quantiser: bool) -> np.ndarray:
-    """Code an ``H x W x 3`` uint8 image as one H.264 intra frame (baseline profile, constant QP) and
+    """Code an ``H x W x 3`` uint8 image as one H.264 intra frame (:func:`h264_intra_encode`) and
     decode it again; returns an image of the same size.
+
+    An odd side is padded by repeating the last row or column (4:2:0 needs even sides) and the
+    padding cropped off the result.
+    """
+    height, width = image.shape[:2]
+    padded = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    decoded = h264_decode(h264_intra_encode(padded, qp, jm_quantiser=jm_quantiser))
+    return np.ascontiguousarray(decoded[:height, :width])
+
+
+def h264_intra_encode(image: np.ndarray, qp: int, *, jm_quantiser: bool) -> bytes:
+    """An ``H x W x 3`` uint8 image (even sides) as an H.264 stream of one intra frame: yuv420p,
+    baseline profile, constant QP.
 
     ``qp`` is libx264's constant quantiser (1-51; 0 would be lossless, which baseline lacks).
     ``jm_quantiser``: code the I slice at exactly ``qp`` with chroma QP offset 0, as the JM
     reference encoder does; otherwise libx264's defaults, as ``ffmpeg -qp`` drives it (the I
-    frame about 3 below ``qp``, psychovisual tuning on). An odd side is padded by repeating the
-    last row or column (4:2:0 needs even sides) and the padding cropped off the result.
+    frame about 3 below ``qp``, psychovisual tuning on).
     """
-    av = require_av("H.264 round trip")
-    height, width = image.shape[:2]
-    padded = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    frame = av.VideoFrame.from_ndarray(padded, format="rgb24").reformat(format="yuv420p", interpolation="BICUBIC")
+    av = require_av("H.264 coding")
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p", interpolation="BICUBIC")
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = frame.width, frame.height, "yuv420p"
     encoder.time_base = Fraction(1, 25)
@@ -59,10 +69,14 @@ def h264_intra_round_trip(image: np.ndarray, qp: int, *, jm_quantiser: bool) -> 
     if jm_quantiser:
         options["x264-params"] = _JM_LIKE
     encoder.options = options
-    packets = [*encoder.encode(frame), *encoder.encode(None)]
+    return b"".join(bytes(packet) for packet in [*encoder.encode(frame), *encoder.encode(None)])
+
+
+def h264_decode(stream: bytes) -> np.ndarray:
+    """The one frame of an H.264 stream as an ``H x W x 3`` uint8 RGB image."""
+    av = require_av("H.264 decoding")
     decoder = av.CodecContext.create("h264", "r")
-    decoded = [picture for packet in [*packets, None] for picture in decoder.decode(packet)]
-    if len(decoded) != 1:
-        raise RuntimeError(f"H.264 round trip gave {len(decoded)} frames instead of 1")
-    rgb = decoded[0].reformat(format="rgb24", interpolation="BICUBIC").to_ndarray()
-    return np.ascontiguousarray(rgb[:height, :width])
+    pictures = [*decoder.decode(av.Packet(stream)), *decoder.decode(None)]
+    if len(pictures) != 1:
+        raise RuntimeError(f"an H.264 stream of one frame decoded to {len(pictures)} frames")
+    return pictures[0].reformat(format="rgb24", interpolation="BICUBIC").to_ndarray()
