@@ -3,7 +3,8 @@
 PyAV (the optional extra ``rumpycore[video]``) provides FFmpeg's libx264 encoder and H.264
 decoder. The colour conversions use FFmpeg's swscale with bicubic chroma resampling and its
 default BT.601 limited-range matrix, as the ``ffmpeg`` command line does, so the result equals
-the original rumpy's ``ffmpeg`` pipe round trip pixel for pixel.
+the original rumpy's ``ffmpeg`` pipe round trip pixel for pixel (measured against FFmpeg 7.0.2
+by ``benchmarks/h264_compress.py``).
 """
 
 from __future__ import annotations
