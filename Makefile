@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# so the long download shows its progress bar
 	$(BIN)/python -m pip install --progress-bar on torch==2.14.1 torchvision==0.29.1
 	# -qq: only errors; setuptools explains every editable install at length otherwise
-	$(BIN)/python -m pip install -qq -e ".[test,demo,fast,export]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install -qq -e ".[test,demo,fast,export,video]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: setup

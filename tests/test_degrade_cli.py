@@ -262,7 +262,7 @@ def test_an_existing_output_is_only_replaced_with_overwrite(capsys, hr_folder, t
     ("missing source", "source_dir: folder"),
     ("no images", "source_dir: no images"),
     ("unknown operation", "pipeline[1]: unknown operation 'downsampel'; did you mean downsample?"),
-    ("original operation", "pipeline[0]: 'jmcompress' is an operation of the original rumpy"),
+    ("original operation", "pipeline[0]: 'srmdgaussianblur' is an operation of the original rumpy"),
     ("bad parameter", "deg_configs.noise.sigma: expected number or list of number, got 'loud'"),
     ("unknown parameter", "deg_configs.noise.sigmaa: unknown key; did you mean sigma?"),
     ("bad file key", "cfg.toml: sede: unknown key; did you mean seed?"),
@@ -293,7 +293,7 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, hr_folder, tmp_path, c
     elif case == "unknown operation":
         args["--pipeline"] = "noise-downsampel"
     elif case == "original operation":
-        args["--pipeline"] = "jmcompress"
+        args["--pipeline"] = "srmdgaussianblur"
     elif case == "bad parameter":
         write_toml(config, {"deg_configs": {"noise": {"sigma": "loud"}}})
     elif case == "unknown parameter":

@@ -40,6 +40,9 @@ class BuildContext:
     """The top-level scale (``--scale``), if one was given."""
     base_dir: Path
     """Folder that relative paths in the table are relative to."""
+    even_lr: bool = False
+    """``downsample`` crops so that the LR sides are even (``rumpy degrade`` with an operation that
+    ``needs_even_lr`` in the pipeline, as the original rumpy did for its JM encoder)."""
 
 
 class Operation(ABC):
@@ -54,6 +57,12 @@ class Operation(ABC):
     family: ClassVar[str | None] = None
     """Operations of one family (the blurs) record under the same column names, so a second one in a
     pipeline gets ``_2``; by default an operation is its own family."""
+    original_only_keys: ClassVar[dict[str, str]] = {}
+    """This operation's own settings of the original rumpy that it does not have, with the reason
+    (besides :data:`ORIGINAL_ONLY_KEYS`)."""
+    needs_even_lr: ClassVar[bool] = False
+    """In ``rumpy degrade``, a ``downsample`` of the same pipeline crops to even LR sides (the
+    original rumpy did so for its JM encoder, which needed them)."""
 
     def __init__(self, params: Any, context: BuildContext) -> None:
         self.params = params
@@ -63,7 +72,7 @@ class Operation(ABC):
     def build(cls, raw: dict[str, Any], context: BuildContext) -> Operation:
         """Validate the operation's table and build it; mistakes are ConfigErrors naming the key."""
         for key in raw:
-            reason = ORIGINAL_ONLY_KEYS.get(str(key).lower())
+            reason = {**ORIGINAL_ONLY_KEYS, **cls.original_only_keys}.get(str(key).lower())
             if reason:
                 raise ConfigError(f"{context.where}.{key}: a setting of the original rumpy that rumpy degrade "
                                   f"does not have ({reason}); remove it")

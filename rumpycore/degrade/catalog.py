@@ -7,6 +7,7 @@ from ..params import closest
 from .base import Operation
 from .blur import Blur
 from .compress import Compress, JpegCompress
+from .h264_compress import FFMPEGCompress, JMCompress, RandomCompress
 from .mixed_blur import BSRGANBlur, RealESRGANBlur
 from .noise import Noise, RealESRGANNoise
 from .scaling import Downsample, Upsample
@@ -14,18 +15,13 @@ from .second_order import RandomResizeOperation, RealESRGAN, SincFilter
 
 OPERATIONS: dict[str, type[Operation]] = {op.name: op for op in (
     Blur, Downsample, Upsample, Noise, Compress, RealESRGANBlur, BSRGANBlur, RandomResizeOperation, SincFilter,
-    RealESRGAN)}
+    RealESRGAN, JMCompress, FFMPEGCompress, RandomCompress)}
 
 # Original names whose behaviour an operation reproduces (with the original's keys and defaults).
 ALIASES: dict[str, type[Operation]] = {"jpegcompress": JpegCompress, "realesrgannoise": RealESRGANNoise}
 
 # Original names whose behaviour differs; named here so the error can point to the replacement.
-REPLACED = {
-    "srmdgaussianblur": "blur",
-    "jmcompress": "compress",
-    "ffmpegcompress": "compress",
-    "randomcompress": "compress",
-}
+REPLACED = {"srmdgaussianblur": "blur"}
 
 
 def find_operation(name: str, where: str) -> type[Operation]:

@@ -53,13 +53,23 @@ class JpegCompress(Compress):
     """The original rumpy's ``jpegcompress``: the same operation with the original's keys and defaults.
 
     ``quality`` (50) is used unless ``random_compression`` is true, which draws from
-    ``compression_range`` ([20, 80]).
+    ``compression_range`` ([20, 80]); see :func:`fixed_or_drawn`.
     """
 
     @classmethod
     def build(cls, raw: dict[str, Any], context: BuildContext) -> Operation:
-        own = {str(key).lower(): value for key, value in raw.items()}
-        random = coerce(own.pop("random_compression", False), bool, f"{context.where}.random_compression")
-        drawn = coerce(own.pop("compression_range", [20, 80]), list[int], f"{context.where}.compression_range")
-        fixed = own.pop("quality", 50)
-        return super().build({**own, "quality": drawn if random else fixed}, context)
+        return super().build(fixed_or_drawn(raw, "quality", 50, [20, 80], context.where), context)
+
+
+def fixed_or_drawn(raw: dict[str, Any], key: str, fixed: int, drawn: list[int], where: str) -> dict[str, Any]:
+    """The original rumpy's compression keys folded into one number-or-range parameter ``key``.
+
+    The original compressions use ``key`` (default ``fixed``) unless ``random_compression`` is
+    true, which draws from ``compression_range`` (default ``drawn``); the table returned has
+    ``key`` set to the one that applies and neither of the other two keys.
+    """
+    own = {str(name).lower(): value for name, value in raw.items()}
+    random = coerce(own.pop("random_compression", False), bool, f"{where}.random_compression")
+    drawn = coerce(own.pop("compression_range", drawn), list[int], f"{where}.compression_range")
+    chosen = own.pop(key, fixed)
+    return {**own, key: drawn if random else chosen}

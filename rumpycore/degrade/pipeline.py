@@ -46,7 +46,7 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], where: str, scale: int | None = None,
-                    base_dir: Path | None = None) -> Pipeline:
+                    base_dir: Path | None = None, even_lr_for_h264: bool = False) -> Pipeline:
         """Build a pipeline from a table with the keys ``pipeline`` and (optionally) ``deg_configs``.
 
         ``raw["pipeline"]``: operation names joined by ``-`` (``"blur-downsample"``), or a
@@ -54,8 +54,10 @@ class Pipeline:
         parameters from ``raw["deg_configs"][name]`` when that table exists, else defaults.
         ``scale`` is the top-level scale given to ``downsample``/``upsample`` operations that
         set none (a different per-operation scale is an error). Relative paths in tables
-        resolve against ``base_dir`` (default: the working directory). Mistakes raise
-        ConfigError naming the key under ``where``.
+        resolve against ``base_dir`` (default: the working directory). ``even_lr_for_h264``
+        (``rumpy degrade``): when an operation that ``needs_even_lr`` is in the pipeline,
+        ``downsample`` crops to even LR sides, as the original rumpy did; online pipelines keep
+        LR = HR / scale. Mistakes raise ConfigError naming the key under ``where``.
         """
         prefix = f"{where}." if where else ""
         for key in raw:
@@ -79,13 +81,14 @@ class Pipeline:
         if unused:
             raise ConfigError(f"{prefix}deg_configs.{unused[0]}: not used by the pipeline; name it after an "
                               f"operation or refer to it as [operation, {unused[0]!r}]")
+        even_lr = even_lr_for_h264 and any(operation.needs_even_lr for operation, _, _ in chosen)
         seen: dict[str, int] = {}
         steps = []
         for operation, config_id, table in chosen:
             family = operation.family or operation.name
             seen[family] = seen.get(family, 0) + 1
             suffix = f"_{seen[family]}" if seen[family] > 1 else ""
-            context = BuildContext(f"{prefix}deg_configs.{config_id}", suffix, scale, base_dir or Path.cwd())
+            context = BuildContext(f"{prefix}deg_configs.{config_id}", suffix, scale, base_dir or Path.cwd(), even_lr)
             steps.append(Step(config_id, operation.build(table, context)))
         recorded: dict[str, str] = {}
         for step in steps:
@@ -133,10 +136,15 @@ class Pipeline:
         return {"pipeline": pipeline, "deg_configs": tables}
 
     def hyperparameters(self) -> list[tuple[int, str, str, Any]]:
-        """Rows ``(position, operation, parameter, value)`` of every resolved parameter."""
-        return [(index, step.operation.name, key, value)
-                for index, step in enumerate(self.steps)
-                for key, value in step.operation.settings().items()]
+        """Rows ``(position, operation, parameter, value)`` of every resolved parameter; a table of
+        settings (``randomcompress``'s ``jm_params``) gives one row per entry, ``jm_params.qpi``."""
+        rows = []
+        for index, step in enumerate(self.steps):
+            for key, value in step.operation.settings().items():
+                entries = value.items() if isinstance(value, Mapping) else [(None, value)]
+                rows += [(index, step.operation.name, key if sub is None else f"{key}.{sub}", item)
+                         for sub, item in entries]
+        return rows
 
     def files(self) -> dict[str, bytes]:
         """Files the operations write beside the images (for example PCA bases)."""

@@ -49,18 +49,26 @@ class ScaledOperation(Operation):
 
 
 class Downsample(ScaledOperation):
-    """Crop to a multiple of the scale (top-left), then shrink as MATLAB's ``imresize(hr, 1/scale)``."""
+    """Crop to a multiple of the scale (top-left), then shrink as MATLAB's ``imresize(hr, 1/scale)``.
+
+    With ``BuildContext.even_lr`` the crop is to a multiple of twice the scale, so the LR sides are even.
+    """
 
     name = "downsample"
+
+    def __init__(self, params: ScaleParams, context: BuildContext) -> None:
+        super().__init__(params, context)
+        self.even = context.even_lr
 
     def metadata_dims(self) -> dict[str, int]:
         return {self.column("scale"): 1}
 
     def apply(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Metadata]:
         scale = self.params.scale
-        cropped = modcrop(image, scale)
+        cropped = modcrop(image, 2 * scale if self.even else scale)
         if cropped.size == 0:
-            raise DataError(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than the scale {scale}")
+            smallest = f"twice the scale {scale} (an even LR size for H.264)" if self.even else f"the scale {scale}"
+            raise DataError(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {smallest}")
         return imresize(cropped, 1.0 / scale), {self.column("scale"): float(scale)}
 
 

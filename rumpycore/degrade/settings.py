@@ -83,7 +83,7 @@ def resolve(flags: dict[str, Any], config_file: Path | None) -> FolderJob:
         named = {config_id for _, config_id, _ in pipeline_entries(settings.pipeline, "pipeline")}
         tables = {key: value for key, value in tables.items() if key in named}
     pipeline = Pipeline.from_config({"pipeline": settings.pipeline, "deg_configs": tables}, "",
-                                    scale=settings.scale, base_dir=base)
+                                    scale=settings.scale, base_dir=base, even_lr_for_h264=True)
     extension = settings.output_extension.lower().lstrip(".")
     record = {"source_dir": settings.source_dir, "output_dir": settings.output_dir, "seed": settings.seed,
               "scale": settings.scale, "multiples": settings.multiples, "recursive": settings.recursive,
