@@ -24,6 +24,7 @@ from rumpycore.plugins import Provider, Registry, model_registry
 from rumpycore.specs import MetricContext
 from rumpycore.testing import needs_benchmark, run_rumpy, write_config
 from rumpycore.training.networks import build_module
+from tests.helpers import invoke
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -115,21 +116,22 @@ def tiny_edsr_weights() -> dict:
     return build_module(spec, P.parse(spec.params, {"num_features": 8, "num_blocks": 2}, "test"), 4).state_dict()
 
 
-def test_self_ensemble_in_validation_and_eval_and_export_of_an_experiment(sr_data, tiny_config, tmp_path):
+def test_self_ensemble_in_validation_and_eval_and_export_of_an_experiment(sr_data, tiny_config, tmp_path, capsys):
     torch.manual_seed(0)
     weights = tmp_path / "edsr.pth"
     torch.save(tiny_edsr_weights(), weights)
     config = tiny_config(internal_params={"lr": 0.0, "init_from": {"file": str(weights)}},
                          training={"num_epochs": 1, "self_ensemble": True})
-    result = run_rumpy("train", "--parameters", write_config(config, tmp_path / "c.toml"))
-    assert result.returncode == 0, result.stderr
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "c.toml"))
+    assert code == 0, err
     validated = read_summary(tmp_path / "runs" / "tiny" / "result_outputs" / "summary.csv")[-1]["val-PSNR"]
 
     def evaluate(name: str, file: Path, *extra: object) -> dict:
-        out = run_rumpy("eval", "--lr_dir", sr_data.eval_lr, "--hr_dir", sr_data.eval_hr, "--model_file", file,
-                        "--out_loc", tmp_path, "--results_name", name, "--no_image_comparison", "--json", *extra)
-        assert out.returncode == 0, out.stderr
-        return {row["model"]: row["PSNR"] for row in json.loads(out.stdout)["summary"]}
+        code, out, err = invoke(capsys, "eval", "--lr_dir", sr_data.eval_lr, "--hr_dir", sr_data.eval_hr,
+                                "--model_file", file, "--out_loc", tmp_path, "--results_name", name,
+                                "--no_image_comparison", "--json", *extra)
+        assert code == 0, err
+        return {row["model"]: row["PSNR"] for row in json.loads(out)["summary"]}
 
     ensembled, plain = evaluate("plus", weights, "--self_ensemble"), evaluate("plain", weights)
     assert ensembled["edsr+"] == pytest.approx(validated, abs=1e-6)  # lr 0 kept the file's weights
@@ -138,10 +140,10 @@ def test_self_ensemble_in_validation_and_eval_and_export_of_an_experiment(sr_dat
     # the trained experiment exports to safetensors that evaluate like the original file, and to ONNX
     lr_image = next(sr_data.eval_lr.iterdir())
     for out in ("edsr_export.safetensors", "edsr_export.onnx"):
-        exported = run_rumpy("export", "-me", tmp_path / "runs" / "tiny", "1", "--out", tmp_path / out,
-                             "--check_image", lr_image)
-        assert exported.returncode == 0, exported.stderr
-    assert float(re.search(r"max difference (\S+) \(fp32\)", exported.stdout).group(1)) <= 1e-4
+        code, stdout, err = invoke(capsys, "export", "-me", tmp_path / "runs" / "tiny", "1", "--out", tmp_path / out,
+                                   "--check_image", lr_image)
+        assert code == 0, err
+    assert float(re.search(r"max difference (\S+) \(fp32\)", stdout).group(1)) <= 1e-4
     assert evaluate("exported", tmp_path / "edsr_export.safetensors")["edsr_export"] == plain["edsr"]
 
 
