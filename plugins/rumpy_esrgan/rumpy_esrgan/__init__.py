@@ -18,6 +18,7 @@ import rumpycore
 from rumpycore import option
 
 from .adversarial import ADVERSARIAL_LOSSES
+from .detection import detect
 from .discriminators import UNetDiscriminator, VGGDiscriminator
 from .rrdbnet import RRDBNet
 from .task import GANParams, GANTask
@@ -63,7 +64,7 @@ def register_models(register):
     register(rumpycore.ModelSpec(
         name="RRDBNet",
         build=lambda p, ctx: RRDBNet(ctx.scale, p.num_features, p.num_blocks, p.growth, p.res_scale),
-        params=RRDBNetParams, task="sisr", scales=(1, 2, 4),
+        params=RRDBNetParams, task="sisr", scales=(1, 2, 4), detect=detect,
         summary="ESRGAN's residual-in-residual dense network (Wang et al., 2018); the GAN generator"))
     register(rumpycore.ModelSpec(
         name="VGGDiscriminator", build=lambda p, ctx: VGGDiscriminator(p.size, p.num_features),
