@@ -47,6 +47,8 @@ CASES = {
                                                    put(c, "triple_precision", "model", "internal_params",
                                                        "labelling_strategy")),
                                         "model.name: unknown model 'sparnet'; known:"),
+    "original evaluation off": (lambda c: put(c, False, "training", "run_eval"),
+                                "training.run_eval: rumpy evaluates every run on its eval sets"),
     "original data range": (lambda c: put(c, 255, "training", "max_im_val"),
                             "training.max_im_val: 255 is not supported"),
     "negative seed": (lambda c: put(c, -1, "training", "seed"), "training.seed: -1 is below the minimum"),

@@ -1,5 +1,6 @@
 """rumpy plugin providing the original toolbox's contrastive degradation encoders (MoCo,
-SupMoCo, WeakCon) with the ``contrastive`` task that trains them."""
+SupMoCo, WeakCon) with the ``contrastive`` task that trains them, and RCAN-SupMoCo: QRCAN
+conditioned through meta-attention on a trained encoder's embedding (blind SR)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Literal
 import rumpycore
 from rumpycore import ConfigError, option
 
+from .blind import BlindParams, ContrastiveBlindTask, build_blind
 from .contrast import Contrast, Method
 from .encoder import Encoder
 from .labels import BINS, LabellingStrategy
@@ -83,6 +85,15 @@ def register_models(register):
     for name, summary in SUMMARIES.items():
         register(rumpycore.ModelSpec(name=name, build=partial(build_encoder, name.lower()), params=EncoderParams,
                                      task="contrastive", scales=(), metadata=metadata_names, summary=summary))
+    register(rumpycore.ModelSpec(
+        name="ContrastiveBlindQRCAN",
+        build=build_blind,
+        params=BlindParams,
+        task="contrastive_blind_sr",
+        scales=(2, 3, 4, 8),
+        cpu_channels_last=True,
+        summary="RCAN-SupMoCo: QRCAN fed a contrastive encoder's embedding through meta-attention (blind SR)",
+    ))
 
 
 @rumpycore.hookimpl
@@ -93,4 +104,13 @@ def register_tasks(register):
         metrics=(), metric_kind="contrastive", best_metric="val-loss", output="none", needs_hr=False,
         writes=None, unsupported={"cuda_graph": "the key encoder and the queue change inside the step"},
         summary="a degradation encoder trained by momentum contrast on degraded LR patches (MoCo, SupMoCo, WeakCon)",
+    ))
+    register(rumpycore.TaskSpec(
+        "contrastive_blind_sr", ContrastiveBlindTask,
+        roles=(rumpycore.NetworkRole("model", ("contrastive_blind_sr",), losses={"l1": 1.0}),
+               rumpycore.NetworkRole("encoder", ("contrastive",), default_model="SupMoCo",
+                                     init_from_key="pre_trained_encoder_weights")),
+        metrics=("PSNR", "SSIM"), best_metric="val-PSNR", writes="samples",
+        unsupported={"cuda_graph": "not verified with the encoder in the step"},
+        summary="blind SR: an SR network conditioned on a trained contrastive encoder's embedding of the LR image",
     ))

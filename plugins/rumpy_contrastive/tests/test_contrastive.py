@@ -143,6 +143,20 @@ def test_moco_needs_no_metadata(sr_data, tiny_config, tmp_path, capsys):
     assert row["val-loss"] > 0 and "val-nn-error" not in row
 
 
+def test_the_original_configs_image_metrics_and_task_type_are_noted(blur_noise_data, tiny_config, tmp_path, capsys):
+    config = contrastive_config(tiny_config, blur_noise_data)
+    config["training"].update(metrics=["PSNR", "SSIM"], run_eval=True)
+    config["data"]["task_type"] = "classification"
+    code, out, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    assert "rumpy: note: training.metrics (PSNR, SSIM) is ignored: the contrastive task's outputs" in err
+    config["data"]["task_type"] = "sr"
+    code, _, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    errors = [line for line in err.splitlines() if not line.startswith("rumpy: note:")]
+    assert code == 2 and errors == [
+        "rumpy: error: data.task_type: 'sr' does not match model SupMoCo, which is a contrastive model"], err
+
+
 def test_supmoco_without_metadata_is_one_line(sr_data, tiny_config, tmp_path, capsys):
     config = tiny_config(model="supmoco", internal_params={"queue_size": 8}, training={"metrics": []})
     code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
