@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import params as P
+from ..data.online import pipeline_scale
 from ..errors import ConfigError
 from ..legacy import (
     drop_original_keys,
@@ -88,6 +89,9 @@ def validate(raw: dict, path: Path) -> RunConfig:
         _check_compile_backend(training.compile_backend)
 
     data = P.parse(DataConfig, _table(raw, "data", ""), "data")
+    primary = networks[task.spec.primary.name].training
+    if not primary_model.spec.scales and primary.scale is None and data.online_pipeline is not None:
+        primary.scale = pipeline_scale(data.online_pipeline, path.parent)
     if data.task_type is not None:
         # the original's two kinds: super-resolution, and the rest (its regressors and contrastive encoders)
         if (data.task_type in ("sr", "sisr")) != (task.spec.output == "image"):

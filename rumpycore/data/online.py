@@ -70,6 +70,20 @@ def build_pipeline(raw: Mapping[str, Any] | None, scale: int, base_dir: Path, wh
     return pipeline
 
 
+def pipeline_scale(raw: Mapping[str, Any], base_dir: Path) -> int:
+    """How many times the configured pipeline shrinks an image (its downsampling over its
+    upsampling): the run's scale when the model has none of its own (an encoder, a regressor)."""
+    from ..degrade.scaling import Downsample, Upsample
+
+    factor = 1.0
+    for step in Pipeline.from_config(pipeline_table(raw), WHERE, None, base_dir).steps:
+        if isinstance(step.operation, Downsample):
+            factor *= step.operation.params.scale
+        elif isinstance(step.operation, Upsample):
+            factor /= step.operation.params.scale
+    return max(round(factor), 1)
+
+
 class OnlineDegradedImages(Dataset):
     """HR images degraded per sample; items as :class:`rumpycore.data.paired.PairedImages` gives."""
 

@@ -134,6 +134,22 @@ def test_trains_and_resumes_bit_for_bit(method, blur_noise_data, tiny_config, tm
                     for r, row in zip(read_summary(runs / "split" / "result_outputs" / "summary.csv"), rows)]
 
 
+def test_trains_on_online_degradations_at_the_pipelines_scale(sr_data, tiny_config, tmp_path, capsys):
+    # as the original's supmoco_standard.toml: HR sets degraded while training, no scale of its own
+    config = contrastive_config(tiny_config, sr_data, metadata=["blur_sigma"])
+    del config["model"]["internal_params"]["scale"]
+    config["data"]["online_pipeline"] = {"pipeline": [["blur", "b-config"], ["downsample", "d-config"]],
+                                         "b-config": {"sigma": [0.2, 3.0], "pca_samples": 100},
+                                         "d-config": {"scale": 4}}
+    config["data"]["training_sets"]["train"] = {"hr": str(sr_data.train_hr), "crop": 16, "online_degradations": True}
+    config["data"]["eval_sets"]["eval"] = {"hr": str(sr_data.eval_hr), "online_degradations": True}
+    code, _, err = invoke(capsys, "train", "--parameters", write_config(config, tmp_path / "cfg.toml"))
+    assert code == 0, err
+    folder = tmp_path / "runs" / "encoder"
+    assert checkpoint(folder, 1)["config"]["model"]["internal_params"]["scale"] == 4
+    assert read_summary(folder / "result_outputs" / "summary.csv")[0]["val-nn-error"] >= 0
+
+
 def test_moco_needs_no_metadata(sr_data, tiny_config, tmp_path, capsys):
     config = tiny_config(model="moco", internal_params={"crop_count": 2, "queue_size": 8}, training={"metrics": [],
                                                                                                      "num_epochs": 1})
