@@ -167,7 +167,7 @@ def _check_accepts(model: Registered[ModelSpec], role: NetworkRole, task: TaskSp
                           f"{task.name} task must be a {' or '.join(role.accepts)} model")
 
 
-def _moved_init_keys(model_raw: dict, task: TaskSpec) -> tuple[dict, dict[str, dict]]:
+def _moved_init_keys(model_raw: dict, task: TaskSpec, base: Path) -> tuple[dict, dict[str, dict]]:
     """``model_raw`` without the original keys that give other roles' weights
     (``NetworkRole.init_from_key``), and each such role's ``init_from`` table made from its key."""
     internal = dict(_table(model_raw, "internal_params", "model.", required=False))
@@ -185,12 +185,17 @@ def _moved_init_keys(model_raw: dict, task: TaskSpec) -> tuple[dict, dict[str, d
             raise ConfigError(f"model.internal_params.{key}: gives the {role.name}'s weights, as does "
                               f"model.{role.name}.internal_params.init_from; keep one")
         is_file = Path(path).suffix.lower() in (".pt", ".pth", ".safetensors")
+        found = resolve_path(base, path, f"model.internal_params.{key}")
+        if not (found.is_file() if is_file else (found / "config.toml").is_file()):
+            kind = "weights file" if is_file else "rumpy experiment folder (no config.toml)"
+            raise ConfigError(f"model.internal_params.{key}: {found} is no {kind}; point it at the {role.name}'s "
+                              f"experiment or weights file")
         moved[role.name] = {"file": path} if is_file else {"experiment": path, "network": "model"}
     return {**model_raw, "internal_params": internal} if moved else model_raw, moved
 
 
 def _networks(model_raw: dict, task: TaskSpec, primary: Registered[ModelSpec], base: Path) -> dict[str, NetworkConfig]:
-    model_raw, moved = _moved_init_keys(model_raw, task)
+    model_raw, moved = _moved_init_keys(model_raw, task, base)
     networks = {task.primary.name: _network(task.primary, "model", model_raw, primary, task, base)}
     for role in task.roles[1:]:
         where = f"model.{role.name}"

@@ -107,6 +107,13 @@ def test_rumpy_eval_runs_it_without_metadata(encoder_experiment, blur_noise_data
     assert rows["blind"]["images"] == 2
 
 
+def test_missing_encoder_weights_are_one_line(blur_noise_data, tiny_config, tmp_path, capsys):
+    config = blind_config(tiny_config, blur_noise_data, tmp_path / "path_to_weights")
+    code, _, err = invoke(capsys, "check", "--parameters", write_config(config, tmp_path / "blind.toml"))
+    assert_one_line_error(code, err, "model.internal_params.pre_trained_encoder_weights:", "path_to_weights is no "
+                          "rumpy experiment folder (no config.toml); point it at the encoder's experiment")
+
+
 def test_weights_named_twice_are_one_line(encoder_experiment, blur_noise_data, tiny_config, tmp_path, capsys):
     config = blind_config(tiny_config, blur_noise_data, encoder_experiment)
     config["model"]["encoder"] = {"internal_params": {"init_from": {"experiment": str(encoder_experiment)}}}
