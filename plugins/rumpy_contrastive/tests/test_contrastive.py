@@ -4,6 +4,10 @@ trains, keeps its key encoder and queue in every checkpoint, and resumes bit for
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -148,6 +152,21 @@ def test_trains_on_online_degradations_at_the_pipelines_scale(sr_data, tiny_conf
     folder = tmp_path / "runs" / "encoder"
     assert checkpoint(folder, 1)["config"]["model"]["internal_params"]["scale"] == 4
     assert read_summary(folder / "result_outputs" / "summary.csv")[0]["val-nn-error"] >= 0
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_queue(blur_noise_data, tiny_config, tmp_path):
+    # each process embeds half of every batch; the queue takes the keys of both, in rank order
+    config = contrastive_config(tiny_config, blur_noise_data, "SupMoCo", "ddp", 2)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "rumpycore.cli", "train", "--parameters", str(write_config(config, tmp_path / "ddp.toml"))],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    queue = checkpoint(tmp_path / "runs" / "ddp", 2)["task_state"]["queue"]
+    assert queue["pointer"] == 12 % 16  # 6 images an epoch, twice, as one process
+    assert (queue["classes"] >= 0).sum() == 12
 
 
 def test_moco_needs_no_metadata(sr_data, tiny_config, tmp_path, capsys):
