@@ -173,7 +173,7 @@ def _moved_init_keys(model_raw: dict, task: TaskSpec, base: Path) -> tuple[dict,
     internal = dict(_table(model_raw, "internal_params", "model.", required=False))
     moved: dict[str, dict] = {}
     for role in task.roles[1:]:
-        key = next((k for k in internal if role.init_from_key and k.lower() == role.init_from_key), None)
+        key = next((k for k in internal if role.init_from_key and k.lower() == role.init_from_key.lower()), None)
         if key is None:
             continue
         path = internal.pop(key)

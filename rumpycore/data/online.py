@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from ..degrade.pipeline import Pipeline
 from ..degrade.resize import imresize
+from ..degrade.scaling import Downsample, Upsample
 from ..errors import ConfigError
 from .cache import MemorySource
 from .metadata import match_column
@@ -73,8 +74,6 @@ def build_pipeline(raw: Mapping[str, Any] | None, scale: int, base_dir: Path, wh
 def pipeline_scale(raw: Mapping[str, Any], base_dir: Path) -> int:
     """How many times the configured pipeline shrinks an image (its downsampling over its
     upsampling): the run's scale when the model has none of its own (an encoder, a regressor)."""
-    from ..degrade.scaling import Downsample, Upsample
-
     factor = 1.0
     for step in Pipeline.from_config(pipeline_table(raw), WHERE, None, base_dir).steps:
         if isinstance(step.operation, Downsample):
