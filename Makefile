@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_han plugins/rumpy_san plugins/rumpy_srmd plugins/rumpy_sftmd plugins/rumpy_regression plugins/rumpy_esrgan plugins/rumpy_spandrel plugins/rumpy_dan
+PLUGINS := plugins/rumpy_edsr plugins/rumpy_rcan plugins/rumpy_han plugins/rumpy_san plugins/rumpy_srmd plugins/rumpy_sftmd plugins/rumpy_regression plugins/rumpy_esrgan plugins/rumpy_spandrel plugins/rumpy_dan plugins/rumpy_contrastive
 STAMP := $(VENV)/.installed
 DEMO_DATA := demo_data
 DEMO_CONFIG := examples/configs/demo.toml

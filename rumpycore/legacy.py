@@ -22,6 +22,7 @@ WITHOUT_EFFECT = {
     "run_lpips_on_gpu": "LPIPS runs on the training device",
     "new_params_override_load": "a resumed run always builds the model from this config's [model] section; "
                                 "set skip_optimizer_load = true for a changed lr to take effect",
+    "run_eval": "rumpy evaluates every eval_frequency epochs",
     "cleanup_metric": "it only chose what model_cleanup_frequency kept, which is not set; rumpy keeps every "
                       "epoch's checkpoint",
 }
@@ -37,6 +38,7 @@ MODEL_KEYS_WITHOUT_EFFECT = {
 
 SET_KEYS_WITHOUT_EFFECT = {
     "ignore_degradation_location": IGNORED_LOCATION,
+    "request_crops": "a contrastive encoder cuts crop_count crops of crop_size pixels from each training patch",
 }
 
 RGB_KEY = "in_features"
@@ -66,6 +68,10 @@ def drop_original_keys(table: dict[str, Any]) -> dict[str, Any]:
     if "model_cleanup_frequency" in kept:
         raise ConfigError("training.model_cleanup_frequency: rumpy keeps every epoch's checkpoint so any epoch "
                           "can be resumed or branched; remove the key and delete old saved_models/ files by hand")
+    run_eval = next((key for key in kept if key.lower() == "run_eval"), None)
+    if run_eval is not None and kept[run_eval] is not True:
+        raise ConfigError(f"training.{run_eval}: rumpy evaluates every run on its eval sets; remove the key "
+                          f"(eval_frequency sets how often)")
     return _drop(kept, "training", WITHOUT_EFFECT)
 
 
@@ -85,6 +91,15 @@ def drop_original_set_keys(table: dict[str, Any], where: str, declared: Collecti
     """A data set table without the original's keys that change nothing for a dataset type that
     does not declare them itself, noting each one."""
     return _drop(table, where, SET_KEYS_WITHOUT_EFFECT, declared)
+
+
+def drop_unmeasured_metrics(names: list[str], task: str) -> list[str]:
+    """No metrics for a task whose outputs no metric measures (``TaskSpec.output = "none"``): the
+    original's contrastive configs list PSNR and SSIM, which it never computed for them; noted."""
+    if names:
+        print(f"rumpy: note: training.metrics ({', '.join(names)}) is ignored: the {task} task's outputs are not "
+              f"images or values that metrics measure", file=sys.stderr)
+    return []
 
 
 def drop_repeated_scheduler(table: dict[str, Any], scheduler: str, where: str) -> dict[str, Any]:

@@ -273,7 +273,10 @@ class NetworkRole:
     ``accepts`` lists the model kinds (``ModelSpec.task``) that may fill the role;
     ``default_model`` fills it when the config names none; an ``optional`` role without a
     model is left out. ``losses`` are the role's default losses (name -> weight) when its
-    ``internal_params`` give none.
+    ``internal_params`` give none. ``init_from_key`` names a key of the ``[model]`` table's
+    ``internal_params`` that gives this role's starting weights as the original toolbox wrote
+    it (a path): a weights file, or an experiment folder (its best epoch's ``model`` network),
+    becomes the role's ``init_from``.
     """
 
     name: str
@@ -282,6 +285,7 @@ class NetworkRole:
     optional: bool = False
     losses: Mapping[str, float] = field(default_factory=dict)
     summary: str = ""
+    init_from_key: str | None = None
 
 
 @dataclass(frozen=True)

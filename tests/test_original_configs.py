@@ -28,17 +28,19 @@ PROVIDED = [f"{SAMPLES}/{name}.toml" for name in (
     "celebahq/q-rcan", "celebahq/rcan", "div2k/edsr", "div2k/han", "div2k/q-edsr", "div2k/q-han", "div2k/q-rcan",
     "div2k/q-san", "div2k/rcan", "div2k/san", "div2k/sftmd", "div2k/srmd", "div2k_compressed/qrcan_blur_kernels",
     "div2k_compressed/qrcan_blur_qpi", "div2k_compressed/qrcan_qpi", "div2k_compressed/rcan_compressed",
-    "dan_blind_sr/rcan-dan",
-)] + ["automated_testing/sisr_tests/rcan_testing_config.toml", "rumpy/SISR/args/example_configs/rcan-dan.toml"]
+    "dan_blind_sr/rcan-dan", "contrastive_blind_sr/rcan-supmoco",
+)] + ["automated_testing/sisr_tests/rcan_testing_config.toml", "rumpy/SISR/args/example_configs/rcan-dan.toml",
+      "rumpy/SISR/args/example_configs/rcan-supmoco.toml"]
 
 NOT_PROVIDED = {
     f"{SAMPLES}/celebahq/q-sparnet.toml": "qsparnet",
     f"{SAMPLES}/celebahq/sparnet.toml": "sparnet",
-    f"{SAMPLES}/contrastive_blind_sr/rcan-supmoco.toml": "ContrastiveBlindQRCAN",
-    f"{SAMPLES}/contrastive_encoders/supmoco_standard.toml": "supmoco",
-    "rumpy/SISR/args/example_configs/rcan-supmoco.toml": "ContrastiveBlindQRCAN",
-    "rumpy/regression/args/example_configs/supmoco_standard.toml": "supmoco",
 }
+
+# SupMoCo and its keys are provided; the configs' online pipeline (realesrganblur with the original's
+# device, normalize_metadata, request_* keys) is what rumpy refuses
+ONLINE_PIPELINE_REFUSED = [f"{SAMPLES}/contrastive_encoders/supmoco_standard.toml",
+                           "rumpy/regression/args/example_configs/supmoco_standard.toml"]
 
 SMALLER = {  # a few blocks of each network, so that one CPU epoch takes seconds (same code paths)
     "rcan": {"n_resgroups": 2, "n_resblocks": 2}, "qrcan": {"n_resgroups": 2, "n_resblocks": 2},
@@ -48,6 +50,7 @@ SMALLER = {  # a few blocks of each network, so that one CPU epoch takes seconds
     "sftmd": {"num_blocks": 2, "num_features": 16}, "srmd": {"nc": 16, "nb": 4},
     # RCAN-DAN keeps its 10 groups (selective_meta_blocks names each), one small block each
     "dan": {"n_resblocks": 1, "n_feats": 16, "estimator_features": 8, "estimator_blocks": 1, "loop": 2},
+    "contrastiveblindqrcan": {"n_resblocks": 1, "n_feats": 16},  # RCAN-SupMoCo likewise
 }
 
 SET_PATHS = ("lr", "hr", "lr_interp", "image_shortlist", "degradation_metadata")
@@ -57,8 +60,8 @@ GPU_FLAGS = [] if torch.cuda.is_available() else ["--gpu", "off"]  # the configs
 
 def test_the_copies_are_the_originals_25_training_configs():
     copies = {str(p.relative_to(ORIGINALS)) for p in ORIGINALS.rglob("*.toml")}
-    assert copies == {*PROVIDED, *NOT_PROVIDED, "Documentation/example_evaluation_config.toml"}
-    assert len(PROVIDED) + len(NOT_PROVIDED) == 25
+    assert copies == {*PROVIDED, *NOT_PROVIDED, *ONLINE_PIPELINE_REFUSED, "Documentation/example_evaluation_config.toml"}
+    assert len(PROVIDED) + len(NOT_PROVIDED) + len(ONLINE_PIPELINE_REFUSED) == 25
 
 
 # ---------------------------------------------------------------- tiny data in the configs' layout
@@ -115,7 +118,21 @@ def tiny(tmp_path_factory, shared_data) -> Path:
             root / "training_dataset" / "lr_div2k_reduced_blur_noise_compress", "blur-downsample-noise-compress")
     degrade(root / "eval_dataset" / "hr", root / "eval_dataset" / "lr", "downsample")
     degrade(root / "Set5" / "hr", root / "Set5" / "lr_random_blur", "blur-downsample")
+    train_encoder(root / "div2k" / "lr_iso_blur_only", root / "encoders")
     return root
+
+
+def train_encoder(data: Path, results: Path) -> None:
+    """A MoCo encoder experiment (``results/encoder``), for rcan-supmoco.toml's pre_trained_encoder_weights."""
+    sets = {"lr": str(data), "crop": 16}
+    config = {"experiment": "encoder", "experiment_save_loc": str(results),
+              "model": {"name": "MoCo", "internal_params": {"queue_size": 8}},
+              "training": {"num_epochs": 1, "gpu": "off", "logging": "text"},
+              "data": {"batch_size": 2, "dataloader_threads": 0, "training_sets": {"train": sets},
+                       "eval_sets": {"eval": {"lr": str(data)}}}}
+    with pytest.raises(SystemExit) as done:
+        run(cli, ["train", "--parameters", str(write_config(config, results / "encoder.toml"))])
+    assert done.value.code == 0
 
 
 def with_tiny_paths(relative: str, tiny: Path, results: Path) -> dict:
@@ -128,6 +145,8 @@ def with_tiny_paths(relative: str, tiny: Path, results: Path) -> dict:
             for key in SET_PATHS:
                 if key in table and table[key] not in NOT_A_PATH:
                     table[key] = str(tiny.joinpath(*Path(table[key]).parts[-2:]))
+    if "pre_trained_encoder_weights" in config["model"]["internal_params"]:
+        config["model"]["internal_params"]["pre_trained_encoder_weights"] = str(tiny / "encoders" / "encoder")
     return config
 
 
@@ -149,6 +168,15 @@ def test_other_networks_are_refused_naming_them(relative, network, tiny, tmp_pat
     path = write_config(with_tiny_paths(relative, tiny, tmp_path / "results"), tmp_path / "cfg.toml")
     code, _, err = invoke(capsys, "check", "--parameters", path, *GPU_FLAGS)
     assert_one_line_error(code, err, f"model.name: unknown model '{network}'")
+
+
+@pytest.mark.parametrize("relative", ONLINE_PIPELINE_REFUSED)
+def test_the_encoder_configs_stop_only_at_their_online_pipeline(relative, tiny, tmp_path, capsys):
+    path = write_config(with_tiny_paths(relative, tiny, tmp_path / "results"), tmp_path / "cfg.toml")
+    code, _, err = invoke(capsys, "check", "--parameters", path, *GPU_FLAGS)
+    lines = [line for line in err.splitlines() if not line.startswith("rumpy: note:")]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("rumpy: error: data.online_pipeline."), err
+    assert not (tmp_path / "results").exists()
 
 
 def smaller(relative: str) -> list[str]:

@@ -176,11 +176,11 @@ BAD_CONFIGS = {
                    ["model.internal_params.targets: empty"]),
     "task type": (lambda c, d: c["data"].update(task_type="sr"),
                   ["data.task_type: 'sr' does not match model DegradationCNN, which is a regression model"]),
-    "online without scale": (lambda c, d: (c["model"]["internal_params"].update(targets=["blur_sigma"]),
-                                           c["data"].update(
+    "online at another scale": (lambda c, d: (c["model"]["internal_params"].update(targets=["blur_sigma"], scale=3),
+                                              c["data"].update(
         online_pipeline={"pipeline": "blur-downsample", "deg_configs": {"downsample": {"scale": 2}}},
         training_sets={"train": {"hr": c["data"]["eval_sets"]["val"]["lr"], "online_degradations": True, "crop": 8}})),
-        ["data.online_pipeline.deg_configs.downsample.scale: 2 conflicts with the top-level scale 1"]),
+        ["data.online_pipeline.deg_configs.downsample.scale: 2 conflicts with the top-level scale 3"]),
 }
 
 

@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import params as P
+from ..data.online import pipeline_scale
 from ..errors import ConfigError
-from ..legacy import drop_original_keys, drop_original_model_keys, drop_original_set_keys, drop_repeated_scheduler
+from ..legacy import (
+    drop_original_keys,
+    drop_original_model_keys,
+    drop_original_set_keys,
+    drop_repeated_scheduler,
+    drop_unmeasured_metrics,
+)
 from ..plugins import (
     Registered,
     callback_registry,
@@ -100,9 +107,12 @@ def validate(raw: dict, path: Path) -> RunConfig:
         _check_compile_backend(training.compile_backend)
 
     data = P.parse(DataConfig, _table(raw, "data", ""), "data")
+    primary = networks[task.spec.primary.name].training
+    if not primary_model.spec.scales and primary.scale is None and data.online_pipeline is not None:
+        primary.scale = pipeline_scale(data.online_pipeline, path.parent)
     if data.task_type is not None:
-        wanted = "regression" if data.task_type in ("classification", "regression") else "sisr"
-        if wanted != task.spec.name:
+        # the original's two kinds: super-resolution, and the rest (its regressors and contrastive encoders)
+        if (data.task_type in ("sr", "sisr")) != (task.spec.output == "image"):
             raise ConfigError(f"data.task_type: '{data.task_type}' does not match model {primary_model.spec.name}, "
                               f"which is a {task.spec.name} model")
     training_sets = _data_sets(data.training_sets, "data.training_sets")
@@ -110,6 +120,8 @@ def validate(raw: dict, path: Path) -> RunConfig:
 
     if training.metrics is None:
         training.metrics = list(task.spec.metrics)
+    elif task.spec.output == "none":
+        training.metrics = drop_unmeasured_metrics(training.metrics, task.spec.name)
     metrics = resolve_metrics(training.metrics, training.metric_params, task.spec.metric_kind, "training.")
     save_loc = resolve_path(path.parent, save_loc_raw, "experiment_save_loc")
     config = RunConfig(
@@ -174,11 +186,42 @@ def _check_accepts(model: Registered[ModelSpec], role: NetworkRole, task: TaskSp
                           f"{task.name} task must be a {' or '.join(role.accepts)} model")
 
 
+def _moved_init_keys(model_raw: dict, task: TaskSpec, base: Path) -> tuple[dict, dict[str, dict]]:
+    """``model_raw`` without the original keys that give other roles' weights
+    (``NetworkRole.init_from_key``), and each such role's ``init_from`` table made from its key."""
+    internal = dict(_table(model_raw, "internal_params", "model.", required=False))
+    moved: dict[str, dict] = {}
+    for role in task.roles[1:]:
+        key = next((k for k in internal if role.init_from_key and k.lower() == role.init_from_key.lower()), None)
+        if key is None:
+            continue
+        path = internal.pop(key)
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"model.internal_params.{key}: expected the path of an experiment folder or weights file, "
+                              f"got {path!r}")
+        if "init_from" in _table(_table(model_raw, role.name, "model.", required=False), "internal_params",
+                                 f"model.{role.name}.", required=False):
+            raise ConfigError(f"model.internal_params.{key}: gives the {role.name}'s weights, as does "
+                              f"model.{role.name}.internal_params.init_from; keep one")
+        is_file = Path(path).suffix.lower() in (".pt", ".pth", ".safetensors")
+        found = resolve_path(base, path, f"model.internal_params.{key}")
+        if not (found.is_file() if is_file else (found / "config.toml").is_file()):
+            kind = "weights file" if is_file else "rumpy experiment folder (no config.toml)"
+            raise ConfigError(f"model.internal_params.{key}: {found} is no {kind}; point it at the {role.name}'s "
+                              f"experiment or weights file")
+        moved[role.name] = {"file": path} if is_file else {"experiment": path, "network": "model"}
+    return {**model_raw, "internal_params": internal} if moved else model_raw, moved
+
+
 def _networks(model_raw: dict, task: TaskSpec, primary: Registered[ModelSpec], base: Path) -> dict[str, NetworkConfig]:
+    model_raw, moved = _moved_init_keys(model_raw, task, base)
     networks = {task.primary.name: _network(task.primary, "model", model_raw, primary, task, base)}
     for role in task.roles[1:]:
         where = f"model.{role.name}"
         table = _table(model_raw, role.name, "model.", required=False)
+        if role.name in moved:
+            internal = _table(table, "internal_params", f"{where}.", required=False)
+            table = {**table, "internal_params": {**internal, "init_from": moved[role.name]}}
         for key in table:
             if key not in ("name", "internal_params"):
                 raise ConfigError(P.unknown_key_message(where, key, ("name", "internal_params")))

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from ..degrade.device import BatchDegradation
 from ..degrade.pipeline import Pipeline
 from ..degrade.resize import imresize
+from ..degrade.scaling import Downsample, Upsample
 from ..errors import ConfigError
 from .cache import MemorySource
 from .metadata import match_column
@@ -90,6 +91,18 @@ def build_pipeline(raw: Mapping[str, Any] | None, scale: int, base_dir: Path, wh
                           f"{lr.shape[0]}, not {_PROBE_SIDE}x{_PROBE_SIDE} (x{scale}); the pipeline must downsample "
                           f"by the model's scale (model.internal_params.scale) exactly once")
     return pipeline
+
+
+def pipeline_scale(raw: Mapping[str, Any], base_dir: Path) -> int:
+    """How many times the configured pipeline shrinks an image (its downsampling over its
+    upsampling): the run's scale when the model has none of its own (an encoder, a regressor)."""
+    factor = 1.0
+    for step in Pipeline.from_config(pipeline_table(raw), WHERE, None, base_dir).steps:
+        if isinstance(step.operation, Downsample):
+            factor *= step.operation.params.scale
+        elif isinstance(step.operation, Upsample):
+            factor /= step.operation.params.scale
+    return max(round(factor), 1)
 
 
 class OnlineDegradedImages(Dataset):
