@@ -234,8 +234,9 @@ def test_each_operation_draws_from_its_own_stream(hr):
      "x.y.deg_configs.noise.gray_probability: 1.5 is above the maximum 1.0"),
     ({"pipeline": "compress", "deg_configs": {"compress": {"quality": 0}}},
      "x.y.deg_configs.compress.quality: 0 is below the minimum 1"),
-    ({"pipeline": "blur", "deg_configs": {"blur": {"device": "cuda"}}},
-     "x.y.deg_configs.blur.device: a setting of the original rumpy that rumpy degrade does not have"),
+    ({"pipeline": "blur", "deg_configs": {"blur": {"request_full_kernels": True}}},
+     "x.y.deg_configs.blur.request_full_kernels: a setting of the original rumpy that rumpy degrade does not have "
+     "(blur records the PCA code blur_kernel, never the kernel's values)"),
     ({"pipeline": "downsample", "deg_configs": {"downsample": {"random_scale": True}}},
      "x.y.deg_configs.downsample.random_scale: a setting of the original rumpy that rumpy degrade does not have"),
     ({"pipeline": "blur", "deg_configs": {"blur": {"pca_samples": 5}}},
@@ -246,6 +247,21 @@ def test_config_mistakes_name_the_key_under_where(raw, message):
         Pipeline.from_config(raw, "x.y")
     assert str(error.value).startswith(message), str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_original_settings_without_effect_are_dropped_with_a_note(hr, capsys):
+    original = {"device": 0, "normalize_metadata": True, "request_kernel_metadata": True, "request_pca_kernels": False,
+                "use_kernel_code": True, "request_full_kernels": False}
+    noted = build("realesrganblur-downsample", realesrganblur={**FAST_PCA, **original},
+                  downsample={"restrict_metadata": True})
+    notes = capsys.readouterr().err.splitlines()
+    assert len(notes) == len(original) + 1 and all(line.startswith("rumpy: note: ") for line in notes)
+    assert "realesrganblur.device is a setting of the original rumpy with no effect here" in notes[0]
+    plain = build("realesrganblur-downsample", realesrganblur=FAST_PCA)
+    lr, metadata = noted(hr, image_rng(4, 0, 0))
+    lr_plain, metadata_plain = plain(hr, image_rng(4, 0, 0))
+    np.testing.assert_array_equal(lr, lr_plain)
+    assert metadata == metadata_plain
 
 
 def test_a_pipeline_survives_pickling_into_loader_workers(hr):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +16,34 @@ from ..params import parse
 
 Metadata = dict[str, float | list[float]]
 
-# Settings of the original rumpy's operations that have no counterpart here, with the reason,
-# so a config copied from the original gets an explanation rather than "unknown key".
-ORIGINAL_ONLY_KEYS = {
-    "normalize_metadata": "metadata is always recorded in original units; the data loader normalises it",
-    "restrict_metadata": "metadata is always recorded; choose the columns a model uses in its data set",
+# Settings of the original rumpy's operations that change nothing here, whatever their value, with the
+# reason: a config copied from the original runs, and says so in one note per key.
+ORIGINAL_KEYS_WITHOUT_EFFECT = {
+    "normalize_metadata": "metadata is recorded in original units either way; training normalises it",
+    "restrict_metadata": "metadata is always recorded; a model uses the columns it names",
     "request_kernel_metadata": "blur always records its parameters",
     "request_pca_kernels": "blur always records the PCA code blur_kernel",
-    "device": "operations run on the CPU; use data loader workers for speed",
+    "use_kernel_code": "the kernel shape is always recorded as its code, blur_family",
+    "device": "operations run per image in the data loader workers, or per batch on the training device with "
+              "[data.online_pipeline] on_device = true",
+}
+
+# Settings of the original rumpy's operations that have no counterpart here, with the reason, so a
+# config copied from the original gets an explanation rather than "unknown key".
+ORIGINAL_ONLY_KEYS = {
+    "request_full_kernels": "blur records the PCA code blur_kernel, never the kernel's values",
     "random_scale": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
     "scale_range": "one folder holds one scale, so that LR and HR pair up; make one folder per scale",
 }
+
+ORIGINAL_DEFAULTS_WITHOUT_EFFECT = {"request_full_kernels": False}
+"""Original-only settings that change nothing at these values (the original's defaults, which asked
+for nothing extra): accepted with a note."""
+
+
+def _note(where: str, key: str, reason: str) -> None:
+    print(f"rumpy: note: {where}.{key} is a setting of the original rumpy with no effect here ({reason})",
+          file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -70,13 +88,25 @@ class Operation(ABC):
 
     @classmethod
     def build(cls, raw: dict[str, Any], context: BuildContext) -> Operation:
-        """Validate the operation's table and build it; mistakes are ConfigErrors naming the key."""
-        for key in raw:
-            reason = {**ORIGINAL_ONLY_KEYS, **cls.original_only_keys}.get(str(key).lower())
+        """Validate the operation's table and build it; mistakes are ConfigErrors naming the key.
+
+        The original rumpy's settings that change nothing here are dropped with a note on stderr."""
+        kept = {}
+        for key, value in raw.items():
+            name = str(key).lower()
+            no_effect = ORIGINAL_KEYS_WITHOUT_EFFECT.get(name)
+            if no_effect is None and name in ORIGINAL_DEFAULTS_WITHOUT_EFFECT \
+                    and value == ORIGINAL_DEFAULTS_WITHOUT_EFFECT[name]:
+                no_effect = ORIGINAL_ONLY_KEYS[name]
+            if no_effect:
+                _note(context.where, key, no_effect)
+                continue
+            reason = {**ORIGINAL_ONLY_KEYS, **cls.original_only_keys}.get(name)
             if reason:
                 raise ConfigError(f"{context.where}.{key}: a setting of the original rumpy that rumpy degrade "
                                   f"does not have ({reason}); remove it")
-        return cls(parse(cls.Params, raw, context.where), context)
+            kept[key] = value
+        return cls(parse(cls.Params, kept, context.where), context)
 
     def column(self, stem: str) -> str:
         """The metadata column ``stem`` of this operation (``blur_sigma``, ``blur_sigma_2``, ...)."""
