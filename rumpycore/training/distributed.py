@@ -104,13 +104,17 @@ def relaunch_under_torchrun(argv: list[str]) -> int:
     return 0
 
 
-def shutdown(ctx: Distributed) -> None:
+def shutdown(ctx: Distributed, finished: bool = False) -> None:
     """Leave the process group.
 
     The DDP wrapper of the finished run is collected first: pending work it still holds in
     the communication library's threads would otherwise be torn down at interpreter exit,
-    which can abort the process.
+    which can abort the process. After a finished run the ranks also leave together (a
+    barrier): a rank that tears its connections down while a peer still writes the run's last
+    files was seen to abort at exit. After a failure no rank waits for the others.
     """
     if ctx.enabled and dist.is_initialized():
         gc.collect()
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()

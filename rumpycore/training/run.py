@@ -170,9 +170,12 @@ def train(config: RunConfig, relaunch_argv: list[str] | None = None) -> TrainRes
     device = resolve_device(training.gpu, training.sp_gpu, local_rank)
     ddp = from_environment(device)
     try:
-        return _train(assemble(config, device, ddp))
-    finally:
+        result = _train(assemble(config, device, ddp))
+    except BaseException:
         shutdown(ddp)
+        raise
+    shutdown(ddp, finished=True)
+    return result
 
 
 def _train(run: Run) -> TrainResult:
