@@ -15,6 +15,9 @@ SR_SCALES = (2, 3, 4)
 RESTORATION = (1,)
 
 NO_FP16 = {"fp16": "spandrel marks this architecture as not supporting half precision (fp16)"}
+OMNISR_COMPILE = ("torch.compile's inductor (torch 2.14) fails on the symbolic shapes of its windows (cannot "
+                  "determine the truth value of a size comparison), found by benchmarks/spandrel_speed_options.py "
+                  "--compile")
 KBNET_BF16 = ("a matrix product in its forward mixes float32 and bfloat16 tensors under autocast (found by "
               "benchmarks/spandrel_speed_options.py)")
 
@@ -121,7 +124,7 @@ ENTRIES: tuple[Entry, ...] = (
           "ICCV 2023", paper_count="753K"),
     Entry("OmniSR", "OmniSR", "Omni self-attention network (lightweight)",
           "Wang et al., Omni Aggregation Networks for Lightweight Image Super-Resolution, CVPR 2023",
-          defaults=OMNISR, paper_count="792K"),
+          defaults=OMNISR, paper_count="792K", unsupported={"compile": OMNISR_COMPILE}),
     Entry("SPAN", "SPAN", "Swift parameter-free attention network (efficient SR)",
           "Wan et al., Swift Parameter-free Attention Network for Efficient Super-Resolution, CVPRW 2024",
           paper_count="426K", presets={"SPAN": Preset({"feature_channels": 48}, "426K")}),

@@ -262,3 +262,39 @@ def test_rumpy_safetensors_keep_the_parameters_a_state_dict_cannot_show(tmp_path
     # the bare state dict is recognised with spandrel's default range, another network
     entry, detected = detect(module.state_dict(), "test")
     assert entry.spec.name == "SPAN" and detected.params["img_range"] == 255.0
+
+
+
+def declared_failures() -> list:
+    """(model, option) of every speed option a rumpy-spandrel model declares unsupported (fp16 is
+    spandrel's own declaration); compiling takes minutes on a CPU, so those cases are slow."""
+    cases = []
+    for entry in ENTRIES:
+        if model_registry().get(entry.name).provider.distribution != "rumpy-spandrel":
+            continue
+        for option in sorted(set(entry.unsupported) - {"fp16"}):
+            marks = [pytest.mark.slow] if option == "compile" else []
+            cases.append(pytest.param(entry.name, option, marks=marks, id=f"{entry.name}-{option}"))
+    return cases
+
+
+@pytest.mark.parametrize("name, option", declared_failures())
+def test_each_declared_unsupported_option_really_fails(name, option):
+    """One training step under the option fails as the declaration says (as
+    benchmarks/spandrel_speed_options.py found). A declaration that stops being true (a fixed
+    spandrel or torch) should go: its fallback would cost speed for nothing."""
+    spec = model_registry().get(name).spec
+    params = P.parse(spec.params, {}, name)
+    torch.manual_seed(0)
+    module = build_module(spec, params, 4 if 4 in spec.scales else spec.scales[0])
+    image = torch.rand(2, 3, *(2 * [spec.size_rule(params).padded(16)]))
+    with pytest.raises(Exception):
+        forward = module
+        if option == "channels_last":
+            forward = module.to(memory_format=torch.channels_last)
+            image = image.contiguous(memory_format=torch.channels_last)
+        elif option == "compile":
+            forward = torch.compile(module)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=option == "bf16"):
+            output = forward(image)
+        output.float().abs().mean().backward()
