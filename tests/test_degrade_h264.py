@@ -60,7 +60,7 @@ def test_a_higher_qp_loses_more(patch, name):
         assert recorded == {"qpi": qpi} and out.shape == patch.shape and out.dtype == np.uint8
         measured.append(psnr(out, patch))
     assert all(a > b for a, b in zip(measured, measured[1:])), measured
-    assert measured[0] > 33 and measured[-1] < 23  # 4:2:0 chroma caps the quality at low QPs
+    assert measured[0] > 30 and measured[0] - measured[-1] > 8, measured  # 4:2:0 chroma caps the quality at low QPs
 
 
 def test_jm_codes_at_qpi_and_ffmpeg_about_3_below_unless_shifted(patch):
