@@ -45,7 +45,8 @@ RGB_KEY = "in_features"
 """The original's number of input channels of EDSR, RCAN and the networks built like them."""
 
 
-def _note(where: str, key: str, reason: str) -> None:
+def note_without_effect(where: str, key: str, reason: str) -> None:
+    """The one-line stderr note for an original rumpy setting that is accepted but changes nothing."""
     print(f"rumpy: note: {where}.{key} is a setting of the original rumpy with no effect here ({reason})",
           file=sys.stderr)
 
@@ -55,7 +56,7 @@ def _drop(table: dict[str, Any], where: str, keys: dict[str, str], declared: Col
     for key in table:
         if key.lower() in keys and key.lower() not in declared:
             kept.pop(key)
-            _note(where, key, keys[key.lower()])
+            note_without_effect(where, key, keys[key.lower()])
     return kept
 
 
@@ -112,6 +113,6 @@ def drop_repeated_scheduler(table: dict[str, Any], scheduler: str, where: str) -
             if not isinstance(named, str) or named.lower() != scheduler.lower():
                 raise ConfigError(f"{where}.{key}: names {named!r}, but the scheduler is {scheduler!r}; remove the "
                                   f"key and set scheduler only")
-            _note(where, key, "it repeats the scheduler set beside scheduler_params")
+            note_without_effect(where, key, "it repeats the scheduler set beside scheduler_params")
     return kept
 

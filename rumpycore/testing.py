@@ -406,3 +406,16 @@ def tiny_config(sr_data: SRData, tmp_path: Path):
         return copy.deepcopy(sr_config(sr_data, tmp_path / "runs", **kwargs))
 
     return make
+
+
+class OfficialMeanShift(torch.nn.Conv2d):
+    """The official EDSR/RCAN code's mean shift (``sub_mean``/``add_mean``): a fixed 1x1
+    convolution adding ``sign`` x the DIV2K mean in the 0-255 range; for building
+    official-format state dicts in tests of weight converters."""
+
+    def __init__(self, sign: int) -> None:
+        from .layers import DIV2K_RGB_MEAN
+
+        super().__init__(3, 3, 1)
+        self.weight.data = torch.eye(3).view(3, 3, 1, 1)
+        self.bias.data = sign * 255.0 * torch.tensor(DIV2K_RGB_MEAN)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
+from ..legacy import note_without_effect
 from ..params import parse
 
 Metadata = dict[str, float | list[float]]
@@ -39,11 +39,6 @@ ORIGINAL_ONLY_KEYS = {
 ORIGINAL_DEFAULTS_WITHOUT_EFFECT = {"request_full_kernels": False}
 """Original-only settings that change nothing at these values (the original's defaults, which asked
 for nothing extra): accepted with a note."""
-
-
-def _note(where: str, key: str, reason: str) -> None:
-    print(f"rumpy: note: {where}.{key} is a setting of the original rumpy with no effect here ({reason})",
-          file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ class Operation(ABC):
                     and value == ORIGINAL_DEFAULTS_WITHOUT_EFFECT[name]:
                 no_effect = ORIGINAL_ONLY_KEYS[name]
             if no_effect:
-                _note(context.where, key, no_effect)
+                note_without_effect(context.where, key, no_effect)
                 continue
             reason = {**ORIGINAL_ONLY_KEYS, **cls.original_only_keys}.get(name)
             if reason:

@@ -7,23 +7,13 @@ import math
 
 import pytest
 import torch
+from rumpy_edsr import EDSRParams, detect
 from torch import nn
 
-from rumpy_edsr import EDSRParams, detect
 from rumpycore import config as cfg
 from rumpycore.recognise import load_file_model
+from rumpycore.testing import OfficialMeanShift
 from rumpycore.training.networks import build_model, initialise
-
-MEAN = (0.4488, 0.4371, 0.4040)
-
-
-class OfficialMeanShift(nn.Conv2d):
-    """The official code's mean shift: a fixed 1x1 conv in the 0-255 range."""
-
-    def __init__(self, sign: int) -> None:
-        super().__init__(3, 3, 1)
-        self.weight.data = torch.eye(3).view(3, 3, 1, 1)
-        self.bias.data = sign * 255.0 * torch.tensor(MEAN)
 
 
 class OfficialBlock(nn.Module):
