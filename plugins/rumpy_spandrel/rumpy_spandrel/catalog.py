@@ -18,6 +18,9 @@ NO_FP16 = {"fp16": "spandrel marks this architecture as not supporting half prec
 OMNISR_COMPILE = ("torch.compile's inductor (torch 2.14) fails on the symbolic shapes of its windows (cannot "
                   "determine the truth value of a size comparison), found by benchmarks/spandrel_speed_options.py "
                   "--compile")
+HVICIDNET_COMPILE = ("torch.compile's inductor (torch 2.14) generates a backward kernel whose strides do not match its "
+                     "inputs' (an AssertionError on the strides of the HVI colour transform's indexed assignment), "
+                     "found by benchmarks/spandrel_speed_options.py --compile")
 KBNET_BF16 = ("a matrix product in its forward mixes float32 and bfloat16 tensors under autocast (found by "
               "benchmarks/spandrel_speed_options.py)")
 
@@ -192,7 +195,7 @@ ENTRIES: tuple[Entry, ...] = (
           scales=RESTORATION, unsupported=NO_FP16),
     Entry("HVICIDNet", "HVICIDNet", "HVI colour-space network (low-light enhancement)",
           "Yan et al., HVI: A New Color Space for Low-light Image Enhancement, CVPR 2025", scales=RESTORATION,
-          unsupported=NO_FP16),
+          unsupported={**NO_FP16, "compile": HVICIDNET_COMPILE}),
     Entry("DnCNN", "DnCNN", "Denoising CNN (colour)", "Zhang et al., Beyond a Gaussian Denoiser: Residual Learning of "
           "Deep CNN for Image Denoising, IEEE TIP 2017", scales=RESTORATION, fixed={"mode": "DnCNN"},
           unsupported=NO_FP16),
